@@ -1,0 +1,324 @@
+"""The partnership's configuration (`app.yaml`), validated into typed models.
+
+Errors are reported by YAML path (`roster[3].agency: ...`) so a Business Manager can find the line.
+Secrets never live here: see `bot.settings`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class Role(StrEnum):
+    BUSINESS_MANAGER = "business_manager"
+    PANEL_MEMBER = "panel_member"
+    DEPUTY = "deputy"
+    INDEPENDENT_SCRUTINEER = "independent_scrutineer"
+    EXECUTIVE_CHAIR = "executive_chair"
+    LA_NOTIFIER = "la_notifier"
+    AGENCY_LEAD = "agency_lead"
+    RR_CHAIR = "rr_chair"
+
+
+# Roles the process cannot run without; deputies are optional.
+REQUIRED_ROLES = [r for r in Role if r is not Role.DEPUTY]
+# Roles held per agency: each agency needs one of each.
+AGENCY_ROLES = [Role.PANEL_MEMBER, Role.AGENCY_LEAD]
+
+
+class DecisionRule(StrEnum):
+    MAJORITY = "majority"
+    UNANIMOUS = "unanimous"
+    LA_FINAL_SAY = "la_final_say"
+
+
+class Channel(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    EMAIL = "email"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Partnership(Strict):
+    name: str
+    reference_prefix: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,11}$")
+    timezone: str = "Europe/London"
+    mailbox: str | None = None  # the shared mailbox Graph sends from
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class WorkingHours(Strict):
+    start: dt.time = dt.time(9, 0)
+    end: dt.time = dt.time(17, 0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Calendar(Strict):
+    country: str = "GB"
+    subdiv: str | None = "ENG"
+    closures: list[dt.date] = []  # local closure days, e.g. a council's extra day at Christmas
+
+
+class Duration(Strict):
+    """Exactly one of `working_days` or `hours` (004 spoke of 48 hours; 003 of 2 working days)."""
+
+    working_days: int | None = Field(default=None, ge=1, le=400)
+    hours: int | None = Field(default=None, ge=1, le=2000)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Duration:
+        if (self.working_days is None) == (self.hours is None):
+            raise ValueError("give exactly one of working_days or hours")
+        return self
+
+
+class Milestone(Strict):
+    day: int = Field(ge=1, le=60)
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    what: str
+    owner: Role
+    per_agency: bool = False  # one obligation per agency (the Day 10 returns)
+
+
+class AuditAssurance(Strict):
+    decision_weeks: int = 6
+    report_weeks: int = 12
+
+
+class Cspr(Strict):
+    report_months: int = 6
+    copy_working_days_before_publication: int = 7
+    published_months: int = 12
+
+
+class Process(Strict):
+    decision_rule: DecisionRule = DecisionRule.MAJORITY
+    vote_requests_to_deputies: bool = True
+    screening_due: Duration = Duration(working_days=2)
+    notification_due: Duration = Duration(working_days=5)
+    rapid_review_due: Duration = Duration(working_days=15)
+    rapid_review_plan: list[Milestone] = []
+    audit_assurance: AuditAssurance = AuditAssurance()
+    cspr: Cspr = Cspr()
+    complaint_response: Duration = Duration(working_days=20)
+
+    @field_validator("rapid_review_plan")
+    @classmethod
+    def _unique_keys(cls, plan: list[Milestone]) -> list[Milestone]:
+        keys = [m.key for m in plan]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"milestone keys must be unique: {', '.join(dupes)}")
+        return plan
+
+
+class ChaseStep(Strict):
+    """One rung of the chase ladder, relative to an obligation's due time.
+
+    `working_days` is negative before the due date, 0 on it, positive after. `at` is the local time
+    of day; when omitted the reminder fires at the offset from the due time itself.
+    """
+
+    kind: Literal["chase", "escalation"]
+    working_days: int = Field(ge=-10, le=30)
+    at: dt.time | None = None
+    to: list[Literal["owner", "deputies", "business_manager"]] = ["owner"]
+
+
+class Chase(Strict):
+    ladder: list[ChaseStep] = []
+    digest_at: dt.time | None = dt.time(8, 30)
+
+
+class Teams(Strict):
+    allowed_tenants: list[str] = []
+
+
+class Agency(Strict):
+    name: str
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Person(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    agency: str | None = None
+    roles: list[Role] = Field(min_length=1)
+    email: str
+    channel: Channel = Channel.EMAIL
+    slack: str | None = Field(default=None, pattern=r"^[UW][A-Z0-9]{2,20}$")
+    teams: str | None = None  # Entra (AAD) object id
+    teams_tenant: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _channel_identity(self) -> Person:
+        if self.channel is Channel.SLACK and not self.slack:
+            raise ValueError("channel is slack but no slack user id is given")
+        if self.channel is Channel.TEAMS and not self.teams:
+            raise ValueError("channel is teams but no teams (Entra object) id is given")
+        return self
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+class AppConfig(Strict):
+    partnership: Partnership
+    working_hours: WorkingHours = WorkingHours()
+    calendar: Calendar = Calendar()
+    agencies: dict[str, Agency]
+    process: Process = Process()
+    chase: Chase = Chase()
+    teams: Teams = Teams()
+    roster: list[Person]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.partnership.tz
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.roster if p.id == person_id), None)
+
+    def holders(self, role: Role, agency: str | None = None) -> list[Person]:
+        return [p for p in self.roster if p.has(role) and (agency is None or p.agency == agency)]
+
+    def voters_for(self, agency: str) -> list[Person]:
+        """Who may vote for an agency: its panel members, then its deputies."""
+        return self.holders(Role.PANEL_MEMBER, agency) + self.holders(Role.DEPUTY, agency)
+
+    def by_slack_id(self, slack_id: str) -> Person | None:
+        return next((p for p in self.roster if p.slack == slack_id), None)
+
+    def by_teams_id(self, aad_object_id: str) -> Person | None:
+        wanted = aad_object_id.lower()
+        return next((p for p in self.roster if p.teams and p.teams.lower() == wanted), None)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; `problems` are `path: message` lines."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def yaml_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _semantic_problems(cfg: AppConfig) -> list[str]:
+    problems: list[str] = []
+    agencies = list(cfg.agencies)
+    seen: dict[str, int] = {}
+    for i, person in enumerate(cfg.roster):
+        if person.id in seen:
+            problems.append(f"roster[{i}].id: {person.id!r} is already used by roster[{seen[person.id]}]")
+        seen.setdefault(person.id, i)
+        if person.agency is not None and person.agency not in cfg.agencies:
+            problems.append(f"roster[{i}].agency: {person.agency!r} is not one of {', '.join(agencies)}")
+        needs_agency = {Role.PANEL_MEMBER, Role.DEPUTY, Role.AGENCY_LEAD} & set(person.roles)
+        if needs_agency and person.agency is None:
+            role_names = ", ".join(sorted(needs_agency))
+            problems.append(f"roster[{i}].agency: required for role {role_names}")
+    problems += _duplicate_identities(cfg, "slack") + _duplicate_identities(cfg, "teams")
+    for role in REQUIRED_ROLES:
+        if not cfg.holders(role):
+            problems.append(f"roster: nobody holds the role {role.value}")
+    for agency in agencies:
+        for role in AGENCY_ROLES:
+            if not cfg.holders(role, agency):
+                problems.append(f"roster: agency {agency!r} has no {role.value}")
+    if "la" not in cfg.agencies and cfg.process.decision_rule is DecisionRule.LA_FINAL_SAY:
+        problems.append("process.decision_rule: la_final_say needs an agency with the key 'la'")
+    return problems
+
+
+def _duplicate_identities(cfg: AppConfig, field: str) -> list[str]:
+    problems, seen = [], {}
+    for i, person in enumerate(cfg.roster):
+        value = getattr(person, field)
+        if value is None:
+            continue
+        if value in seen:
+            problems.append(f"roster[{i}].{field}: {value!r} is already used by roster[{seen[value]}]")
+        seen.setdefault(value, i)
+    return problems
+
+
+def _message(err: dict[str, Any]) -> str:
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        msg = msg.removeprefix(prefix)
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    return msg
+
+
+def parse_config(data: Any, source: str = "app.yaml") -> AppConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping"])
+    try:
+        cfg = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [f"{yaml_path(e['loc'])}: {_message(e)}" for e in exc.errors()]) from None
+    problems = _semantic_problems(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def load_config(path: str | Path = "app.yaml") -> AppConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"(file): not valid YAML: {exc}"]) from None
+    return parse_config(data, str(path))

@@ -1,0 +1,139 @@
+"""One small pydantic model per thing a person does. Handlers build these; flows carry them out.
+
+`by` is always a roster id taken from a verified identity (Slack signature, Teams token, the CLI
+operator), never from a button's value. Field names match the form fields in `bot.forms`, so a
+validation error can be shown beside the input it is about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from bot.flows.tally import Pathway
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=3000)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=32)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    by: str
+
+
+class Referrer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Short = Field(min_length=1)
+    role: Short | None = None
+    agency: Short | None = None
+    phone: Short | None = None
+    email: Short | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ChildDetails(BaseModel):
+    """Part A section 4. Stored, never sent to chat."""
+
+    model_config = ConfigDict(extra="forbid")
+    last_name: Short | None = None
+    forenames: Short | None = None
+    other_names: Short | None = None
+    date_of_birth: dt.date | None = None
+    age: Short | None = None
+    gender: Short | None = None
+    ethnicity: Short | None = None
+    disability: Text | None = None
+    home_address: Text | None = None
+    carers: Text | None = None
+
+
+class RegisterReferral(Command):
+    received_at: dt.datetime | None = None  # when the form reached the mailbox; default now
+    incident_date: dt.date | None = None
+    referrer: Referrer
+    child: ChildDetails = ChildDetails()
+    event_description: Text | None = None
+    abuse_detail: Text | None = None
+    agency_work: Text | None = None
+    review_reason: Text | None = None
+    additional_info: Text | None = None
+    panel_summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=3000)]
+
+
+class CastVote(Command):
+    ref: Ref
+    pathway: Pathway
+    notifiable: bool
+    rationale: Rationale
+    abuse_nature: Text | None = None
+    harm_basis: Text | None = None
+
+    @model_validator(mode="after")
+    def _rapid_review_needs_grounds(self) -> CastVote:
+        if self.pathway is Pathway.RAPID_REVIEW:
+            missing = [f for f in ("abuse_nature", "harm_basis") if not getattr(self, f)]
+            if missing:
+                raise PydanticCustomError(
+                    "rapid_review_grounds",
+                    "a Rapid Review vote must state the nature of the abuse or neglect and how the "
+                    "serious-harm criteria are met",
+                    {"fields": missing},
+                )
+        return self
+
+
+class RecordScrutiny(Command):
+    ref: Ref
+    verdict: Literal["concur", "disagree"]
+    comment: Text | None = None
+
+    @model_validator(mode="after")
+    def _disagree_says_why(self) -> RecordScrutiny:
+        if self.verdict == "disagree" and not (self.comment and len(self.comment) >= 10):
+            raise PydanticCustomError(
+                "comment_needed", "a disagreement needs a comment of at least 10 characters", {"fields": ["comment"]}
+            )
+        return self
+
+
+class RecordConsultation(Command):
+    ref: Ref
+    pathway: Pathway
+    notifiable: bool
+    rationale: Rationale
+    how: Short = "consultation with the Executive Chair / Independent Scrutineer"
+
+
+class RecordReferrerAnswer(Command):
+    ref: Ref
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000)]
+
+
+class RecordNotificationSent(Command):
+    ref: Ref
+    sent_at: dt.datetime | None = None  # default now
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Validation errors keyed by the form field they belong to (first error per field)."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        fields = (err.get("ctx") or {}).get("fields") or [".".join(str(p) for p in err["loc"]) or "form"]
+        for name in fields:
+            out.setdefault(name, _readable(err))
+    return out
+
+
+def _readable(err: dict) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "string_too_short":
+        return f"Please write at least {err['ctx']['min_length']} characters."
+    if err["type"] == "string_too_long":
+        return f"Please keep this under {err['ctx']['max_length']} characters."
+    if err["type"] == "missing":
+        return "This is required."
+    return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")

@@ -1,0 +1,179 @@
+"""What every flow shares: its environment, its errors, and the three things it writes besides state
+(audit events, outbox rows, reminder rows), always in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.config import AppConfig, Channel, Person, Role
+from bot.messages import Message
+from bot.workdays import WorkCalendar
+from storage.models import AuditEvent, Case, OutboxMessage, Reminder
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Env:
+    cfg: AppConfig
+    clock: Clock
+
+    @cached_property
+    def cal(self) -> WorkCalendar:
+        return WorkCalendar.from_config(self.cfg)
+
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    def local(self, moment: dt.datetime) -> str:
+        """A time as a person reads it: `Mon 21 Dec 2026 10:00`, Europe/London."""
+        return moment.astimezone(self.cfg.tz).strftime("%a %d %b %Y %H:%M")
+
+    def local_day(self, moment: dt.datetime) -> str:
+        return moment.astimezone(self.cfg.tz).strftime("%a %d %b %Y")
+
+
+class FlowError(Exception):
+    """A request the flow will not carry out; `message` is what the person is told."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(FlowError):
+    code = "not_found"
+
+
+class Refused(FlowError):
+    """Not allowed for this person. The runner audits it after rolling the flow back."""
+
+    code = "refused"
+
+
+class Conflict(FlowError):
+    code = "conflict"
+
+
+def audit(uow: UnitOfWork, env: Env, actor: str, action: str, case: Case | None = None, **details: Any) -> None:
+    uow.session.add(
+        AuditEvent(at=env.now(), actor=actor, action=action, case_id=case.id if case else None, details=details)
+    )
+
+
+def channel_address(person: Person) -> tuple[str, str]:
+    if person.channel is Channel.SLACK and person.slack:
+        return Channel.SLACK.value, person.slack
+    if person.channel is Channel.TEAMS and person.teams:
+        return Channel.TEAMS.value, person.teams
+    return Channel.EMAIL.value, person.email
+
+
+def post(
+    uow: UnitOfWork,
+    env: Env,
+    person: Person,
+    message: Message,
+    key: str,
+    case: Case | None = None,
+    replaces_key: str | None = None,
+) -> None:
+    """Queue a message to a roster person on their own channel. `key` makes it idempotent."""
+    channel, address = channel_address(person)
+    _queue(uow, env, channel, address, person.id, message, key, case, replaces_key)
+
+
+def post_email(uow: UnitOfWork, env: Env, address: str, message: Message, key: str, case: Case | None) -> None:
+    """Queue an e-mail to someone outside the roster (the referrer)."""
+    _queue(uow, env, Channel.EMAIL.value, address, None, message, key, case, None)
+
+
+def _queue(
+    uow: UnitOfWork,
+    env: Env,
+    channel: str,
+    address: str,
+    person_id: str | None,
+    message: Message,
+    key: str,
+    case: Case | None,
+    replaces_key: str | None,
+) -> None:
+    now = env.now()
+    uow.session.add(
+        OutboxMessage(
+            key=key,
+            case_id=case.id if case else None,
+            person_id=person_id,
+            channel=channel,
+            address=address,
+            kind=message.kind,
+            payload=message.model_dump(mode="json"),
+            replaces_key=replaces_key,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+async def schedule(
+    uow: UnitOfWork,
+    kind: str,
+    key: str,
+    due_at: dt.datetime,
+    case: Case | None = None,
+    obligation_id: int | None = None,
+    **payload: Any,
+) -> None:
+    """Add a reminder unless one with this key exists (scheduling twice is harmless)."""
+    existing = await uow.session.scalar(select(Reminder.id).where(Reminder.key == key))
+    if existing is not None:
+        return
+    uow.session.add(
+        Reminder(
+            key=key,
+            kind=kind,
+            due_at=due_at,
+            case_id=case.id if case else None,
+            obligation_id=obligation_id,
+            payload=payload,
+            state="pending",
+        )
+    )
+
+
+async def load_case(uow: UnitOfWork, ref: str, lock: bool = False) -> Case:
+    query = select(Case).where(Case.ref == ref.strip().upper())
+    if lock:
+        query = query.with_for_update()
+    case = await uow.session.scalar(query)
+    if case is None:
+        raise NotFound(f"There is no case {ref.strip()!r}.")
+    return case
+
+
+def person_or_refuse(env: Env, person_id: str) -> Person:
+    person = env.cfg.person(person_id)
+    if person is None:
+        raise Refused(f"{person_id!r} is not on the partnership's roster.")
+    return person
+
+
+def require_role(person: Person, *roles: Role) -> None:
+    if not any(person.has(r) for r in roles):
+        names = " or ".join(r.value.replace("_", " ") for r in roles)
+        raise Refused(f"Only the {names} can do this; {person.name} is not.")
+
+
+def the(env: Env, role: Role) -> list[Person]:
+    return env.cfg.holders(role)

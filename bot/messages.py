@@ -1,0 +1,63 @@
+"""Platform-neutral messages: what to say and which actions to offer, not how it looks.
+
+Each channel renders a `Message` its own way (Block Kit, Adaptive Card, HTML e-mail, text). An
+action names the case in its value; who is acting always comes from the verified platform identity.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class ActionId(StrEnum):
+    VOTE = "panel-vote"  # value "REF|pathway": opens the vote form with the pathway chosen
+    CHANGE_VOTE = "panel-vote-change"
+    CONCUR = "scrutiny-concur"
+    DISAGREE = "scrutiny-disagree"
+    NOTIFICATION_SENT = "notification-sent"
+    CONSULTATION = "consultation-record"
+    REFERRER_ANSWER = "referrer-answer-record"
+    MILESTONE_DONE = "milestone-done"  # value "REF|obligation key"
+
+
+class Action(BaseModel):
+    id: ActionId
+    label: str
+    value: str
+    style: str | None = None  # "primary" | "danger" | None
+
+
+class Fact(BaseModel):
+    label: str
+    value: str
+
+
+class Message(BaseModel):
+    kind: str
+    ref: str | None = None
+    title: str
+    text: str = ""
+    facts: list[Fact] = []
+    actions: list[Action] = []
+
+    def plain_text(self) -> str:
+        """The message as plain text: e-mail bodies, the console, notifications' fallback text."""
+        lines = [self.title]
+        if self.text:
+            lines += ["", self.text]
+        if self.facts:
+            lines += [""] + [f"{f.label}: {f.value}" for f in self.facts]
+        if self.actions:
+            lines += ["", "Actions: " + ", ".join(a.label for a in self.actions)]
+        return "\n".join(lines)
+
+
+def action_value(ref: str, *parts: str) -> str:
+    return "|".join([ref, *parts])
+
+
+def split_action_value(value: str) -> tuple[str, list[str]]:
+    ref, *rest = value.split("|")
+    return ref, rest

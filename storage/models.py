@@ -1,0 +1,280 @@
+"""The case store's tables, as SQLAlchemy 2 typed ORM models.
+
+All timestamps are timezone-aware UTC (`UTCDateTime`), whatever the database. The child's personal
+details live in `children`, apart from the case row, so nothing that renders a case for a panel can
+reach them by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in and out; SQLite keeps them naive, so we re-attach UTC on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the case store; use an aware UTC time")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class RefCounter(Base):
+    """Last case number used per prefix and year; locked while a reference is issued."""
+
+    __tablename__ = "ref_counters"
+    prefix: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    received_at: Mapped[dt.datetime]
+    incident_date: Mapped[dt.date | None] = mapped_column(Date)
+    referrer_name: Mapped[str] = mapped_column(String(200))
+    referrer_role: Mapped[str | None] = mapped_column(String(200))
+    referrer_agency: Mapped[str | None] = mapped_column(String(200))
+    referrer_phone: Mapped[str | None] = mapped_column(String(64))
+    referrer_email: Mapped[str | None] = mapped_column(String(320))
+    # Part A free text: confidential, never rendered into chat.
+    event_description: Mapped[str | None] = mapped_column(Text)
+    abuse_detail: Mapped[str | None] = mapped_column(Text)
+    agency_work: Mapped[str | None] = mapped_column(Text)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    additional_info: Mapped[str | None] = mapped_column(Text)
+    # What the Business Manager wrote for sharing with the panel: no names, no addresses.
+    panel_summary: Mapped[str] = mapped_column(Text)
+    screening_due: Mapped[dt.datetime]
+    notification_due: Mapped[dt.datetime]
+    notified_at: Mapped[dt.datetime | None]
+    rapid_review_due: Mapped[dt.datetime | None]
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+    child: Mapped[Child | None] = relationship(back_populates="case", uselist=False, lazy="raise")
+    rounds: Mapped[list[ScreeningRound]] = relationship(
+        back_populates="case", order_by="ScreeningRound.number", lazy="raise"
+    )
+
+
+class Child(Base):
+    """Part A section 4: the child's personal details. Kept in the store only."""
+
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    forenames: Mapped[str | None] = mapped_column(String(200))
+    other_names: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    age: Mapped[str | None] = mapped_column(String(32))
+    gender: Mapped[str | None] = mapped_column(String(64))
+    ethnicity: Mapped[str | None] = mapped_column(String(128))
+    disability: Mapped[str | None] = mapped_column(Text)
+    home_address: Mapped[str | None] = mapped_column(Text)
+    carers: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="child", lazy="raise")
+
+
+class ScreeningRound(Base):
+    __tablename__ = "screening_rounds"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    state: Mapped[str] = mapped_column(String(16))  # open | deadlock | decided
+    opened_at: Mapped[dt.datetime]
+    deadlocked_at: Mapped[dt.datetime | None]
+
+    case: Mapped[Case] = relationship(back_populates="rounds", lazy="raise")
+
+
+class Vote(Base):
+    """The standing vote of one agency in one round; earlier versions live in the audit log."""
+
+    __tablename__ = "votes"
+    __table_args__ = (UniqueConstraint("round_id", "agency"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("screening_rounds.id", ondelete="CASCADE"))
+    agency: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str] = mapped_column(String(64))
+    pathway: Mapped[str] = mapped_column(String(32))
+    notifiable: Mapped[bool] = mapped_column(Boolean)
+    rationale: Mapped[str] = mapped_column(Text)
+    abuse_nature: Mapped[str | None] = mapped_column(Text)
+    harm_basis: Mapped[str | None] = mapped_column(Text)
+    cast_at: Mapped[dt.datetime]
+    after_decision: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("screening_rounds.id", ondelete="CASCADE"), unique=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    pathway: Mapped[str] = mapped_column(String(32))
+    notifiable: Mapped[bool] = mapped_column(Boolean)
+    method: Mapped[str] = mapped_column(String(16))  # majority | unanimous | la_final_say | consultation
+    decided_at: Mapped[dt.datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(64))  # the chair, for a consultation
+    deciding_votes: Mapped[list[Any]] = mapped_column(JSON)
+    rationale: Mapped[str | None] = mapped_column(Text)
+
+
+class Scrutiny(Base):
+    __tablename__ = "scrutiny"
+    __table_args__ = (UniqueConstraint("decision_id", "person_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # concur | disagree
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime]
+
+
+class Obligation(Base):
+    """Something someone owes by a time: a vote, the notification, a milestone, a return."""
+
+    __tablename__ = "obligations"
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(Text)
+    owner_role: Mapped[str] = mapped_column(String(32))
+    owner_agency: Mapped[str | None] = mapped_column(String(32))
+    due_at: Mapped[dt.datetime]
+    plan_day: Mapped[int | None]
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
+    done_at: Mapped[dt.datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Reminder(Base):
+    """A timer: fires once. `key` makes scheduling idempotent; claiming makes firing exactly-once."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (Index("ix_reminders_due", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[dt.datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | claimed | done | cancelled
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+
+
+class OutboxMessage(Base):
+    """A message to one person on one channel, written in the flow's transaction, sent after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # slack | teams | email | console
+    address: Mapped[str] = mapped_column(String(320))  # Slack user id, Entra object id, or e-mail
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    replaces_key: Mapped[str | None] = mapped_column(String(200))  # update that message in place
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+
+
+class AuditEvent(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConversationRef(Base):
+    """A Teams conversation reference, for proactive messages, per Entra user and tenant."""
+
+    __tablename__ = "teams_conversations"
+    __table_args__ = (UniqueConstraint("aad_object_id", "tenant_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    aad_object_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime]
+
+
+class CalendarEvent(Base):
+    """An Outlook event created through Graph; `transaction_id` makes Graph's retries harmless."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (UniqueConstraint("case_id", "purpose"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(String(64), unique=True)
+    graph_event_id: Mapped[str | None] = mapped_column(String(256))
+    join_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
