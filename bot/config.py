@@ -14,7 +14,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class Role(StrEnum):
@@ -180,6 +180,14 @@ class Person(Strict):
     teams: str | None = None  # Entra (AAD) object id
     teams_tenant: str | None = None
 
+    @field_validator("agency")
+    @classmethod
+    def _known_agency(cls, value: str | None, info: ValidationInfo) -> str | None:
+        agencies = (info.context or {}).get("agencies")
+        if value is not None and agencies is not None and value not in agencies:
+            raise ValueError(f"{value!r} is not one of {', '.join(agencies)}")
+        return value
+
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
@@ -258,8 +266,6 @@ def _semantic_problems(cfg: AppConfig) -> list[str]:
         if person.id in seen:
             problems.append(f"roster[{i}].id: {person.id!r} is already used by roster[{seen[person.id]}]")
         seen.setdefault(person.id, i)
-        if person.agency is not None and person.agency not in cfg.agencies:
-            problems.append(f"roster[{i}].agency: {person.agency!r} is not one of {', '.join(agencies)}")
         needs_agency = {Role.PANEL_MEMBER, Role.DEPUTY, Role.AGENCY_LEAD} & set(person.roles)
         if needs_agency and person.agency is None:
             role_names = ", ".join(sorted(needs_agency))
@@ -302,7 +308,9 @@ def parse_config(data: Any, source: str = "app.yaml") -> AppConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): expected a mapping"])
     try:
-        cfg = AppConfig.model_validate(data)
+        agencies = data.get("agencies")
+        context = {"agencies": list(agencies)} if isinstance(agencies, dict) else None
+        cfg = AppConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(source, [f"{yaml_path(e['loc'])}: {_message(e)}" for e in exc.errors()]) from None
     problems = _semantic_problems(cfg)

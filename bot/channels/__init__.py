@@ -1,0 +1,16 @@
+"""Channel senders: one per platform, each turning neutral messages into that platform's calls.
+
+`build_senders` returns a sender for every channel whose credentials are configured; outbox rows
+for the other channels stay pending (and /healthz counts them) until one is.
+"""
+
+from __future__ import annotations
+
+from bot.delivery import Sender
+from bot.service import Service
+from bot.settings import Settings
+
+
+def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    return senders

@@ -85,9 +85,16 @@ def post(
     key: str,
     case: Case | None = None,
     replaces_key: str | None = None,
+    channel: str | None = None,
 ) -> None:
-    """Queue a message to a roster person on their own channel. `key` makes it idempotent."""
-    channel, address = channel_address(person)
+    """Queue a message to a roster person, on their own channel unless one is named.
+
+    `key` is unique: queueing the same key twice in one transaction is a bug, and across
+    transactions the unique index turns a retried flow's duplicate into a retry of the flow."""
+    if channel is None:
+        channel, address = channel_address(person)
+    else:
+        address = {"slack": person.slack, "teams": person.teams, "email": person.email}[channel] or person.email
     _queue(uow, env, channel, address, person.id, message, key, case, replaces_key)
 
 

@@ -193,7 +193,11 @@ def scrutiny_disagreement(env: Env, case: Case, scrutineer: str, comment: str) -
         ref=case.ref,
         title=f"{case.ref}: the Independent Scrutineer disagrees with the outcome",
         text="Please arrange a meeting of the screening panel with the scrutineer to discuss its rationale.",
-        facts=[*case_facts(env, case), Fact(label="Scrutineer", value=scrutineer), Fact(label="Comment", value=comment)],
+        facts=[
+            *case_facts(env, case),
+            Fact(label="Scrutineer", value=scrutineer),
+            Fact(label="Comment", value=comment),
+        ],
     )
 
 

@@ -1,0 +1,131 @@
+"""Neutral form definitions: what a person fills in. Slack renders them as modals, Teams as
+Adaptive Card inputs; both submit `{field name: string}` back through `bot.handlers.actions`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.flows.tally import PATHWAY_LABELS
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    kind: str  # choice | yes_no | text | multiline | date | datetime
+    required: bool = True
+    options: tuple[tuple[str, str], ...] = ()  # (value, label), for choice
+    min_length: int | None = None
+    max_length: int | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    title: str
+    submit: str
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+PATHWAY_OPTIONS = tuple((p.value, label) for p, label in PATHWAY_LABELS.items())
+
+VOTE = Form(
+    "vote",
+    "Screening vote",
+    "Record vote",
+    (
+        Field("pathway", "Pathway", "choice", options=PATHWAY_OPTIONS),
+        Field("notifiable", "Notifiable to the National Panel?", "yes_no"),
+        Field("rationale", "Rationale for the decision", "multiline", min_length=20, max_length=3000),
+        Field(
+            "abuse_nature",
+            "Nature of the known or suspected abuse or neglect (Rapid Review)",
+            "multiline",
+            required=False,
+            max_length=3000,
+            hint="Required for a Rapid Review vote (Part B 2.2 a).",
+        ),
+        Field(
+            "harm_basis",
+            "How the serious-harm criteria were judged (Rapid Review)",
+            "multiline",
+            required=False,
+            max_length=3000,
+            hint="Required for a Rapid Review vote (Part B 2.2 b).",
+        ),
+    ),
+)
+
+DISAGREE = Form(
+    "scrutiny_disagree",
+    "Disagree with the outcome",
+    "Send",
+    (Field("comment", "Why do you disagree?", "multiline", min_length=10, max_length=3000),),
+)
+
+CONSULTATION = Form(
+    "consultation",
+    "Consultation outcome",
+    "Record outcome",
+    (
+        Field("pathway", "Pathway agreed", "choice", options=PATHWAY_OPTIONS),
+        Field("notifiable", "Notifiable to the National Panel?", "yes_no"),
+        Field("rationale", "Rationale", "multiline", min_length=20, max_length=3000),
+        Field(
+            "how",
+            "How the consultation was held",
+            "text",
+            required=False,
+            max_length=200,
+            hint="e.g. phone call with the Executive Chair, 14:00",
+        ),
+    ),
+)
+
+REFERRER_ANSWER = Form(
+    "referrer_answer",
+    "Referrer's answer",
+    "Record and re-open voting",
+    (Field("text", "What the referrer said", "multiline", min_length=5, max_length=10000),),
+)
+
+MILESTONE_DONE = Form(
+    "milestone_done",
+    "Mark done",
+    "Mark done",
+    (Field("note", "Note (what happened)", "multiline", required=False, max_length=3000),),
+)
+
+REFERRAL = Form(
+    "referral",
+    "New referral",
+    "Register",
+    (
+        Field(
+            "received_at",
+            "Received (date and time)",
+            "datetime",
+            required=False,
+            hint="Leave empty for now; London time.",
+        ),
+        Field("incident_date", "Date of incident", "date", required=False),
+        Field("referrer_name", "Referrer's name", "text", max_length=200),
+        Field("referrer_role", "Referrer's role", "text", required=False, max_length=200),
+        Field("referrer_agency", "Referrer's agency", "text", required=False, max_length=200),
+        Field("referrer_email", "Referrer's e-mail", "text", required=False, max_length=200),
+        Field(
+            "panel_summary",
+            "Summary for the panel (no names, no addresses)",
+            "multiline",
+            min_length=20,
+            max_length=3000,
+            hint="This is what panel members see in chat.",
+        ),
+    ),
+)
+
+FORMS = {f.name: f for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, REFERRAL)}

@@ -1,0 +1,174 @@
+"""What a click or a form submission means, for every channel alike.
+
+Slack and Teams handlers verify the request and map the platform identity to a roster id; then
+they call `press` (a button with no form) or `submit` (a filled-in form) and show the `Reply`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot import forms
+from bot.flows import screening
+from bot.flows.commands import (
+    CastVote,
+    RecordConsultation,
+    RecordNotificationSent,
+    RecordReferrerAnswer,
+    RecordScrutiny,
+    RegisterReferral,
+    field_errors,
+)
+from bot.flows.common import FlowError, Refused
+from bot.flows.tally import PATHWAY_LABELS, Pathway
+from bot.messages import ActionId, split_action_value
+from bot.service import Service
+
+
+@dataclass
+class Reply:
+    ok: bool
+    text: str  # what the person is told
+    errors: dict[str, str] = field(default_factory=dict)  # per form field, to show inline
+    result: Any = None
+    ref: str | None = None
+
+
+# Which form a button opens; buttons not listed here act at once.
+FORM_FOR_ACTION: dict[ActionId, forms.Form] = {
+    ActionId.VOTE: forms.VOTE,
+    ActionId.CHANGE_VOTE: forms.VOTE,
+    ActionId.DISAGREE: forms.DISAGREE,
+    ActionId.CONSULTATION: forms.CONSULTATION,
+    ActionId.REFERRER_ANSWER: forms.REFERRER_ANSWER,
+    ActionId.MILESTONE_DONE: forms.MILESTONE_DONE,
+}
+
+
+def form_for(action: ActionId | str) -> forms.Form | None:
+    return FORM_FOR_ACTION.get(ActionId(action))
+
+
+def preset_for(action: ActionId | str, value: str) -> dict[str, str]:
+    """Values a form opens with: the pathway the voter clicked."""
+    _, parts = split_action_value(value)
+    if ActionId(action) is ActionId.VOTE and parts:
+        return {"pathway": parts[0]}
+    return {}
+
+
+def yes_no(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return {"yes": True, "true": True, "no": False, "false": False}.get(str(value).strip().lower())
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if v not in (None, "")}
+
+
+Builder = Callable[[str, str, dict[str, Any]], BaseModel]
+FlowFn = Callable[..., Awaitable[Any]]
+Describe = Callable[[Any], str]
+
+
+def _vote(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    return CastVote(by=by, ref=ref, **{**v, "notifiable": yes_no(v.get("notifiable"))})
+
+
+def _consultation(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    return RecordConsultation(by=by, ref=ref, **{**v, "notifiable": yes_no(v.get("notifiable"))})
+
+
+def _referral(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    referrer = {k.removeprefix("referrer_"): v.pop(k) for k in list(v) if k.startswith("referrer_")}
+    return RegisterReferral(by=by, referrer=referrer, **v)
+
+
+def _describe_vote(result: screening.VoteResult) -> str:
+    if result.status == "after_decision":
+        return f"{result.ref}: the panel had already decided. Your vote is recorded but does not change the outcome."
+    if result.status == "unchanged":
+        return f"{result.ref}: that vote was already recorded; nothing changed."
+    said = {"recorded": "recorded", "changed": "changed"}[result.status]
+    tail = " The panel has now decided." if result.decision is not None else ""
+    return f"{result.ref}: your vote for {result.agency} is {said}.{tail}"
+
+
+FORM_ACTIONS: dict[str, tuple[Builder, FlowFn, Describe]] = {
+    "vote": (_vote, screening.cast_vote, _describe_vote),
+    "scrutiny_disagree": (
+        lambda by, ref, v: RecordScrutiny(by=by, ref=ref, verdict="disagree", **v),
+        screening.record_scrutiny,
+        lambda r: "Your disagreement is recorded; the Business Manager will arrange a meeting with the panel.",
+    ),
+    "consultation": (
+        _consultation,
+        screening.record_consultation,
+        lambda d: f"Consultation outcome recorded: {PATHWAY_LABELS[Pathway(d.pathway)]}.",
+    ),
+    "referrer_answer": (
+        lambda by, ref, v: RecordReferrerAnswer(by=by, ref=ref, **v),
+        screening.record_referrer_answer,
+        lambda rnd: f"Answer recorded; voting round {rnd.number} is open.",
+    ),
+    "referral": (_referral, screening.register_referral, lambda case: f"Referral registered as {case.ref}."),
+}
+
+BUTTON_ACTIONS: dict[ActionId, tuple[Builder, FlowFn, Describe]] = {
+    ActionId.CONCUR: (
+        lambda by, ref, v: RecordScrutiny(by=by, ref=ref, verdict="concur"),
+        screening.record_scrutiny,
+        lambda r: "You concur with the outcome; this is recorded.",
+    ),
+    ActionId.NOTIFICATION_SENT: (
+        lambda by, ref, v: RecordNotificationSent(by=by, ref=ref),
+        screening.record_notification_sent,
+        lambda case: (
+            f"{case.ref}: notification recorded. The Rapid Review is due "
+            f"{case.rapid_review_due.astimezone(dt.UTC).date().isoformat() if case.rapid_review_due else 'n/a'}."
+        ),
+    ),
+}
+
+
+async def submit(service: Service, form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Reply:
+    """A filled-in form. Invalid input comes back as per-field errors; nothing is recorded."""
+    build, flow, describe = FORM_ACTIONS[form_name]
+    return await _run(service, build, flow, describe, person_id, ref, _clean(dict(values)))
+
+
+async def press(service: Service, action: ActionId | str, person_id: str, value: str) -> Reply:
+    """A button that acts at once (Concur, Notification sent)."""
+    ref, _ = split_action_value(value)
+    build, flow, describe = BUTTON_ACTIONS[ActionId(action)]
+    return await _run(service, build, flow, describe, person_id, ref, {})
+
+
+async def _run(
+    service: Service, build: Builder, flow: FlowFn, describe: Describe, person_id: str, ref: str, values: dict
+) -> Reply:
+    try:
+        cmd = build(person_id, ref, values)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref)
+    try:
+        result = await service.run(flow, cmd)
+    except FlowError as exc:
+        return Reply(False, exc.message, ref=ref)
+    return Reply(True, describe(result), result=result, ref=getattr(result, "ref", ref))
+
+
+async def refuse_stranger(service: Service, platform: str, platform_id: str, what: str) -> Reply:
+    """A platform user who is not on the roster: refused, told why, audited."""
+    message = "You are not on this partnership's panel roster, so panelbot cannot act for you."
+    await service.audit_refusal(
+        Refused(message, platform=platform, platform_id=platform_id), f"{platform}:{platform_id}", what
+    )
+    return Reply(False, message + " Please contact the Business Manager.")

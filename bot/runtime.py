@@ -1,0 +1,45 @@
+"""Putting `panelbot serve` together: the service, the senders, the web app and the ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from aiohttp import web
+
+from bot.channels import build_senders
+from bot.clock import SystemClock
+from bot.config import AppConfig
+from bot.delivery import Delivery
+from bot.server import build_web_app
+from bot.service import Service
+from bot.settings import Settings
+from storage.migrate import require_current_schema
+
+log = logging.getLogger("panelbot")
+
+
+def worker_name() -> str:
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def serve(cfg: AppConfig, settings: Settings, host: str, port: int) -> None:
+    service = Service.create(cfg, SystemClock(), settings.panelbot_database_url)
+    await require_current_schema(service.engine)
+    senders = build_senders(settings, service)
+    delivery = Delivery(service, senders, worker_name())
+    app = build_web_app(service, settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("panelbot listening on http://%s:%s (channels: %s)", host, port, ", ".join(senders) or "none")
+    try:
+        while True:
+            await delivery.run_once()
+            await asyncio.sleep(2)
+    finally:
+        await runner.cleanup()
+        await service.close()

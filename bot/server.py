@@ -1,0 +1,35 @@
+"""`panelbot serve`: one aiohttp server for Slack, Teams and health checks, plus the ticker."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.service import Service
+from bot.settings import Settings
+from storage.migrate import schema_status
+
+log = logging.getLogger("panelbot.server")
+SERVICE = web.AppKey("service", Service)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    try:
+        schema = await schema_status(service.engine)
+        database = "ok"
+    except Exception as exc:  # the check must answer even when the database does not
+        schema, database = {"up_to_date": False}, f"error: {type(exc).__name__}"
+    healthy = database == "ok" and schema["up_to_date"]
+    body = {"status": "ok" if healthy else "unhealthy", "database": database, "schema": schema}
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+def build_web_app(service: Service, settings: Settings) -> web.Application:
+    app = web.Application()
+    app[SERVICE] = service
+    app[SETTINGS] = settings
+    app.router.add_get("/healthz", healthz)
+    return app

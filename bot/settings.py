@@ -1,0 +1,37 @@
+"""Secrets and endpoints from the environment (never from app.yaml or the repository)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from storage.db import DEFAULT_URL
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    panelbot_database_url: str = DEFAULT_URL
+    panelbot_config: str = "app.yaml"
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None  # xapp-…, Socket Mode
+    slack_api_url: str | None = None  # Web API base URL override (proxy, tests)
+
+    # Microsoft 365 Agents SDK reads CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* itself.
+    teams_client_id: str | None = Field(default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
+    teams_anonymous_allowed: bool = Field(default=False, alias="ANONYMOUS_ALLOWED")
+
+    graph_tenant_id: str | None = None
+    graph_client_id: str | None = None
+    graph_client_secret: str | None = None
+    graph_base_url: str | None = None  # e.g. http://127.0.0.1:8999/v1.0 in tests
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def graph_enabled(self) -> bool:
+        return bool(self.graph_tenant_id and self.graph_client_id and self.graph_client_secret)
