@@ -6,6 +6,7 @@ action names the case in its value; who is acting always comes from the verified
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -34,6 +35,16 @@ class Fact(BaseModel):
     value: str
 
 
+class Meeting(BaseModel):
+    """An Outlook event with a Teams meeting, sent by the `calendar` channel through Graph."""
+
+    subject: str
+    start: dt.datetime
+    end: dt.datetime
+    attendees: list[str]  # e-mail addresses
+    transaction_id: str  # Graph's idempotency key: its own retries cannot create a second event
+
+
 class Message(BaseModel):
     kind: str
     ref: str | None = None
@@ -41,6 +52,7 @@ class Message(BaseModel):
     text: str = ""
     facts: list[Fact] = []
     actions: list[Action] = []
+    meeting: Meeting | None = None
 
     def plain_text(self) -> str:
         """The message as plain text: e-mail bodies, the console, notifications' fallback text."""

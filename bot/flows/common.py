@@ -95,15 +95,15 @@ def post(
         channel, address = channel_address(person)
     else:
         address = {"slack": person.slack, "teams": person.teams, "email": person.email}[channel] or person.email
-    _queue(uow, env, channel, address, person.id, message, key, case, replaces_key)
+    queue_row(uow, env, channel, address, person.id, message, key, case, replaces_key)
 
 
 def post_email(uow: UnitOfWork, env: Env, address: str, message: Message, key: str, case: Case | None) -> None:
     """Queue an e-mail to someone outside the roster (the referrer)."""
-    _queue(uow, env, Channel.EMAIL.value, address, None, message, key, case, None)
+    queue_row(uow, env, Channel.EMAIL.value, address, None, message, key, case, None)
 
 
-def _queue(
+def queue_row(
     uow: UnitOfWork,
     env: Env,
     channel: str,
