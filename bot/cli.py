@@ -6,15 +6,29 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from bot import deadlines as deadline_calc
-from bot.config import AppConfig, ConfigError, load_config
+from bot import render
+from bot.config import AppConfig, ConfigError, Role, load_config
+from bot.flows import screening
+from bot.flows.commands import RegisterReferral, field_errors
+from bot.flows.common import FlowError
+from bot.service import Service
 from bot.settings import Settings
+from bot.simulate import ScenarioError, load_steps, simulate
+from bot.views import case_view, cases_view
+
+T = TypeVar("T")
+DATA = Path(__file__).with_name("data")
+DEMO_SCENARIO = DATA / "demo.yaml"
 
 app = typer.Typer(
     help="Run a safeguarding children partnership's screening panel and Rapid Reviews.",
@@ -23,10 +37,14 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check the partnership's configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="The case store's schema.", no_args_is_help=True)
+referral_app = typer.Typer(help="Referrals (Part A of the notification form).", no_args_is_help=True)
+case_app = typer.Typer(help="One case.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(referral_app, name="referral")
+app.add_typer(case_app, name="case")
 
-out = Console(soft_wrap=True)
+out = Console()
 err = Console(stderr=True, soft_wrap=True)
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "-c", help="app.yaml to use (default: $PANELBOT_CONFIG or ./app.yaml)")
@@ -120,6 +138,126 @@ def serve(
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+
+
+def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]]) -> T:
+    """Run `work` against the configured case store, refusing a schema that is behind."""
+    from bot.clock import SystemClock
+    from storage.migrate import SchemaBehind, require_current_schema
+
+    cfg = config_or_exit(config)
+
+    async def run() -> T:
+        service = Service.create(cfg, SystemClock(), settings().panelbot_database_url)
+        try:
+            await require_current_schema(service.engine)
+            return await work(service)
+        finally:
+            await service.close()
+
+    try:
+        return asyncio.run(run())
+    except SchemaBehind as exc:
+        fail(str(exc))
+    except FlowError as exc:
+        fail(exc.message)
+
+
+@referral_app.command("add")
+def referral_add(
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="A referral YAML (Part A fields).")] = None,
+    by: Annotated[str | None, typer.Option(help="Roster id of the Business Manager registering it.")] = None,
+    referrer_name: Annotated[str | None, typer.Option(help="Referrer's name.")] = None,
+    referrer_email: Annotated[str | None, typer.Option(help="Referrer's e-mail, for the outcome notice.")] = None,
+    summary: Annotated[str | None, typer.Option(help="Summary for the panel: no names, no addresses.")] = None,
+    received: Annotated[str | None, typer.Option(help="When it was received (ISO; default now).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Register a referral, convene the screening panel, and print the case reference."""
+    cfg = config_or_exit(config)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            fail(f"{file}: {exc}")
+    flags = {"panel_summary": summary, "received_at": received}
+    data.update({k: v for k, v in flags.items() if v is not None})
+    referrer = dict(data.get("referrer") or {})
+    referrer.update({k: v for k, v in {"name": referrer_name, "email": referrer_email}.items() if v})
+    data["referrer"] = referrer
+    data.setdefault("by", by or cfg.holders(Role.BUSINESS_MANAGER)[0].id)
+    if isinstance(data.get("received_at"), str):
+        try:
+            data["received_at"] = deadline_calc.parse_when(data["received_at"], cfg.tz)
+        except ValueError as exc:
+            fail(str(exc))
+    try:
+        cmd = RegisterReferral.model_validate(data)
+    except ValidationError as exc:
+        fail("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
+    case = run_with_service(config, lambda svc: svc.run(screening.register_referral, cmd))
+    out.print(case.ref)
+
+
+@case_app.command("show")
+def case_show(ref: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """A case's status, deadlines, rounds, votes, decision, scrutiny and messages (no child details)."""
+    view = run_with_service(config, lambda svc: svc.read(lambda uow: case_view(uow, svc.env, ref)))
+    if as_json:
+        print_json(view)
+    else:
+        render.case(out, view)
+
+
+@app.command("cases")
+def cases(
+    open_only: Annotated[bool, typer.Option("--open", help="Only cases still in progress.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One line per case with its next deadline."""
+    rows = run_with_service(config, lambda svc: svc.read(lambda uow: cases_view(uow, svc.env, open_only)))
+    if as_json:
+        print_json(rows)
+    else:
+        render.cases(out, rows)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML: a list of steps.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play a scenario through the real flows on an in-memory store with a virtual clock."""
+    cfg = config_or_exit(config)
+    try:
+        steps = load_steps(scenario)
+        result = asyncio.run(simulate(cfg, steps))
+    except ScenarioError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        render.simulation(out, cfg, result)
+
+
+@app.command()
+def demo(config: ConfigOpt = None) -> None:
+    """A bundled screening played through `simulate`: what each person would have seen, and the record."""
+    cfg = config_or_exit(config)
+    steps = load_steps(DEMO_SCENARIO)
+    out.rule("panelbot demo: a screening panel decides without a meeting")
+    result = asyncio.run(
+        simulate(
+            cfg,
+            steps,
+            on_send=lambda item: render.delivered(out, cfg, item),
+            on_step=lambda at, kind, data: render.step(out, cfg, at, kind, data),
+        )
+    )
+    render.simulation(out, cfg, result)
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -74,12 +74,12 @@ class RecordingSender:
     """Keeps what it was given: the console output of `demo`, and a sender for flow tests."""
 
     sent: list[Outgoing] = field(default_factory=list)
-    echo: bool = False
+    on_send: Callable[[Outgoing], None] | None = None
 
     async def send(self, item: Outgoing) -> SendResult:
         self.sent.append(item)
-        if self.echo:
-            print(f"--- to {item.person_id or item.address} via {item.channel} ---\n{item.message.plain_text()}\n")
+        if self.on_send is not None:
+            self.on_send(item)
         return SendResult.sent({"recorded": len(self.sent)})
 
 

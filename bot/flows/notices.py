@@ -16,10 +16,18 @@ def yes_no(value: bool) -> str:
 
 
 def due_fact(env: Env, label: str, due: dt.datetime) -> Fact:
-    left = env.cal.working_days_left(env.now(), due)
     if env.now() > due:
         return Fact(label=label, value=f"{env.local(due)} (overdue)")
-    return Fact(label=label, value=f"{env.local(due)} ({left} working day{'s' if left != 1 else ''} left)")
+    return Fact(label=label, value=f"{env.local(due)} ({when_due(env.cal.working_days_left(env.now(), due))})")
+
+
+def when_due(days_left: int) -> str:
+    """`working_days_left` counts today; people count from tomorrow."""
+    if days_left <= 1:
+        return "due today"
+    if days_left == 2:
+        return "due next working day"
+    return f"due in {days_left - 1} working days"
 
 
 def case_facts(env: Env, case: Case, rnd: ScreeningRound | None = None) -> list[Fact]:

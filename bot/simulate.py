@@ -1,0 +1,179 @@
+"""`panelbot simulate`: play a scripted scenario through the real flows, on an in-memory case store
+with a virtual clock. Every step is a command a person would give; `until:` runs the clock forward,
+firing whatever reminders fall due on the way, at their own times.
+
+A step a real person could get wrong (a vote from someone not on the panel, a rationale too short,
+an unknown reference) is rejected with the reason, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.config import AppConfig, Role
+from bot.deadlines import parse_when
+from bot.delivery import Delivery, Outgoing, RecordingSender
+from bot.flows import screening, timers
+from bot.flows.commands import (
+    CastVote,
+    RecordConsultation,
+    RecordNotificationSent,
+    RecordReferrerAnswer,
+    RecordScrutiny,
+    RegisterReferral,
+    field_errors,
+)
+from bot.flows.common import FlowError
+from bot.service import Service
+from bot.views import case_view, iso
+from storage.migrate import upgrade
+from storage.models import Case, OutboxMessage
+from storage.uow import UnitOfWork
+
+# step name → (command model, flow, whether `by` defaults to the Business Manager)
+STEPS: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]], bool]] = {
+    "referral": (RegisterReferral, screening.register_referral, True),
+    "vote": (CastVote, screening.cast_vote, False),
+    "scrutiny": (RecordScrutiny, screening.record_scrutiny, False),
+    "referrer_answer": (RecordReferrerAnswer, screening.record_referrer_answer, True),
+    "consultation": (RecordConsultation, screening.record_consultation, False),
+    "notification_sent": (RecordNotificationSent, screening.record_notification_sent, False),
+}
+CHANNELS = ("slack", "teams", "email", "calendar")
+StepHook = Callable[[dt.datetime, str, dict[str, Any]], None]
+
+
+class ScenarioError(ValueError):
+    """The scenario file itself is wrong (not a person's mistake): the run stops."""
+
+
+@dataclass
+class Simulation:
+    cfg: AppConfig
+    service: Service
+    clock: ManualClock
+    sender: RecordingSender = field(default_factory=RecordingSender)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    on_step: StepHook | None = None
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery(self.service, dict.fromkeys(CHANNELS, self.sender), "simulate")
+
+    async def run_until(self, moment: dt.datetime) -> None:
+        """Move the clock to `moment`, stopping at each reminder on the way to fire it on time."""
+        while (due := await timers.next_due(self.service)) is not None and due <= moment:
+            self.clock.set(max(due, self.clock.now()))
+            await timers.fire_due(self.service, "simulate")
+            await self.delivery.drain()
+        self.clock.set(max(moment, self.clock.now()))
+        await self.delivery.drain()
+
+    async def step(self, index: int, step: dict[str, Any]) -> None:
+        kinds = [k for k in step if k != "at"]
+        if len(kinds) != 1 or kinds[0] not in (*STEPS, "until"):
+            raise ScenarioError(f"step {index + 1}: expected `at` and one of {', '.join([*STEPS, 'until'])}")
+        kind = kinds[0]
+        if kind == "until":
+            await self.run_until(self.when(step["until"], index))
+            return
+        if "at" in step:
+            await self.run_until(self.when(step["at"], index))
+        if self.on_step is not None:
+            self.on_step(self.clock.now(), kind, step[kind] or {})
+        await self.command(index, kind, dict(step[kind] or {}))
+        await self.delivery.drain()
+
+    async def command(self, index: int, kind: str, data: dict[str, Any]) -> None:
+        model, flow, bm_default = STEPS[kind]
+        if bm_default and "by" not in data:
+            data["by"] = self.cfg.holders(Role.BUSINESS_MANAGER)[0].id
+        try:
+            await self.service.run(flow, model.model_validate(data))
+        except ValidationError as exc:
+            errors = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
+            self.reject(index, kind, errors)
+        except FlowError as exc:
+            self.reject(index, kind, exc.message)
+
+    def reject(self, index: int, kind: str, error: str) -> None:
+        self.rejected.append({"at": iso(self.clock.now()), "step": f"{index + 1}:{kind}", "error": error})
+
+    def when(self, value: Any, index: int) -> dt.datetime:
+        return scenario_time(self.cfg, value, index)
+
+    async def report(self) -> dict[str, Any]:
+        async def work(uow: UnitOfWork) -> dict[str, Any]:
+            refs = list(await uow.session.scalars(select(Case.ref).order_by(Case.id)))
+            cases = [await case_view(uow, self.service.env, ref) for ref in refs]
+            rows = await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id))
+            by_case = {c.id: c.ref for c in await uow.session.scalars(select(Case))}
+            messages = [
+                {
+                    "at": iso(m.created_at),
+                    "kind": m.kind,
+                    "to": m.person_id or m.address,
+                    "channel": m.channel,
+                    "ref": by_case.get(m.case_id),
+                }
+                for m in rows
+            ]
+            return {"cases": cases, "messages": messages, "rejected": self.rejected}
+
+        return await self.service.read(work)
+
+
+def load_steps(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+    steps = data.get("steps") if isinstance(data, dict) else data
+    if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+        raise ScenarioError(f"{path}: a scenario is a list of steps (or a mapping with `steps:`)")
+    return steps
+
+
+async def simulate(
+    cfg: AppConfig,
+    steps: list[dict[str, Any]],
+    on_send: Callable[[Outgoing], None] | None = None,
+    on_step: StepHook | None = None,
+) -> dict[str, Any]:
+    start = _first_time(cfg, steps)
+    clock = ManualClock(start)
+    service = Service.create(cfg, clock, "sqlite+aiosqlite://")
+    await upgrade(service.engine)
+    sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step)
+    try:
+        for index, step in enumerate(steps):
+            await sim.step(index, step)
+        return await sim.report()
+    finally:
+        await service.close()
+
+
+def _first_time(cfg: AppConfig, steps: list[dict[str, Any]]) -> dt.datetime:
+    for index, step in enumerate(steps):
+        value = step.get("at", step.get("until"))
+        if value is not None:
+            return scenario_time(cfg, value, index)
+    raise ScenarioError("the scenario has no step with a time (`at:` or `until:`)")
+
+
+def scenario_time(cfg: AppConfig, value: Any, index: int) -> dt.datetime:
+    """A step's time: ISO, Europe/London unless it carries an offset (YAML may hand us a date)."""
+    text = value.isoformat() if isinstance(value, dt.date | dt.datetime) else str(value)
+    try:
+        return parse_when(text, cfg.tz, day_start=cfg.working_hours.start)
+    except ValueError as exc:
+        raise ScenarioError(f"step {index + 1}: {exc}") from None

@@ -1,0 +1,130 @@
+"""Read-only views of cases for the CLI, `simulate`, and chat commands.
+
+`case_view` never includes the child's details (the `children` table): it is what may be shown to
+anyone on the roster. Times are ISO 8601 in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.flows.common import Env, load_case
+from storage.models import Case, Decision, Obligation, OutboxMessage, ScreeningRound, Scrutiny, Vote
+from storage.uow import UnitOfWork
+
+OPEN_STATUSES = ("screening", "deadlock", "awaiting_referrer", "decided", "rapid_review")
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat() if moment else None
+
+
+async def case_view(uow: UnitOfWork, env: Env, ref: str) -> dict[str, Any]:
+    case = await load_case(uow, ref)
+    session = uow.session
+    rounds = list(
+        await session.scalars(
+            select(ScreeningRound).where(ScreeningRound.case_id == case.id).order_by(ScreeningRound.number)
+        )
+    )
+    round_no = {r.id: r.number for r in rounds}
+    votes = list(await session.scalars(select(Vote).where(Vote.round_id.in_(round_no)).order_by(Vote.id)))
+    decisions = list(await session.scalars(select(Decision).where(Decision.case_id == case.id).order_by(Decision.id)))
+    scrutiny = list(await session.scalars(select(Scrutiny).where(Scrutiny.case_id == case.id).order_by(Scrutiny.id)))
+    messages = list(
+        await session.scalars(select(OutboxMessage).where(OutboxMessage.case_id == case.id).order_by(OutboxMessage.id))
+    )
+    last = decisions[-1] if decisions else None
+    return {
+        "ref": case.ref,
+        "status": case.status,
+        "received": iso(case.received_at),
+        "screening_due": iso(case.screening_due),
+        "notification_due": iso(case.notification_due),
+        "notified": iso(case.notified_at),
+        "rapid_review_due": iso(case.rapid_review_due),
+        "panel_summary": case.panel_summary,
+        "pathway": last.pathway if last else None,
+        "notifiable": last.notifiable if last else None,
+        "method": last.method if last else None,
+        "decided_at": iso(last.decided_at) if last else None,
+        "rounds": [{"number": r.number, "state": r.state, "opened_at": iso(r.opened_at)} for r in rounds],
+        "votes": [_vote(v, round_no[v.round_id], env) for v in votes],
+        "decisions": [_decision(d, round_no[d.round_id]) for d in decisions],
+        "scrutiny": [
+            {"by": s.person_id, "verdict": s.verdict, "comment": s.comment, "at": iso(s.at)} for s in scrutiny
+        ],
+        "messages": [_message(m) for m in messages],
+    }
+
+
+def _vote(v: Vote, round_number: int, env: Env) -> dict[str, Any]:
+    person = env.cfg.person(v.person_id)
+    return {
+        "round": round_number,
+        "agency": v.agency,
+        "voter": v.person_id,
+        "voter_name": person.name if person else v.person_id,
+        "pathway": v.pathway,
+        "notifiable": v.notifiable,
+        "rationale": v.rationale,
+        "abuse_nature": v.abuse_nature,
+        "harm_basis": v.harm_basis,
+        "time": iso(v.cast_at),
+        "after_decision": v.after_decision,
+    }
+
+
+def _decision(d: Decision, round_number: int) -> dict[str, Any]:
+    return {
+        "round": round_number,
+        "pathway": d.pathway,
+        "notifiable": d.notifiable,
+        "method": d.method,
+        "decided_at": iso(d.decided_at),
+        "decided_by": d.decided_by,
+        "deciding_votes": d.deciding_votes,
+        "rationale": d.rationale,
+    }
+
+
+def _message(m: OutboxMessage) -> dict[str, Any]:
+    return {
+        "at": iso(m.created_at),
+        "kind": m.kind,
+        "to": m.person_id or m.address,
+        "channel": m.channel,
+        "state": m.state,
+        "sent_at": iso(m.sent_at),
+    }
+
+
+async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[str, Any]]:
+    query = select(Case).order_by(Case.received_at)
+    if open_only:
+        query = query.where(Case.status.in_(OPEN_STATUSES))
+    rows = []
+    for case in await uow.session.scalars(query):
+        nxt = await next_deadline(uow, case)
+        rows.append(
+            {
+                "ref": case.ref,
+                "status": case.status,
+                "received": iso(case.received_at),
+                "next_deadline": iso(nxt.due_at) if nxt else None,
+                "next_what": nxt.what if nxt else None,
+            }
+        )
+    return rows
+
+
+async def next_deadline(uow: UnitOfWork, case: Case) -> Obligation | None:
+    return await uow.session.scalar(
+        select(Obligation)
+        .where(Obligation.case_id == case.id, Obligation.state == "open")
+        .order_by(Obligation.due_at, Obligation.id)
+        .limit(1)
+    )
