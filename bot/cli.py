@@ -23,7 +23,7 @@ from bot.flows.commands import RegisterReferral, field_errors
 from bot.flows.common import FlowError
 from bot.service import Service
 from bot.settings import Settings
-from bot.simulate import ScenarioError, load_steps, simulate
+from bot.simulate import ScenarioError, load_scenario, simulate
 from bot.views import case_view, cases_view
 
 T = TypeVar("T")
@@ -231,9 +231,8 @@ def simulate_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Play a scenario through the real flows on an in-memory store with a virtual clock."""
-    cfg = config_or_exit(config)
     try:
-        steps = load_steps(scenario)
+        cfg, steps = load_scenario(scenario, config_or_exit(config))
         result = asyncio.run(simulate(cfg, steps))
     except ScenarioError as exc:
         fail(str(exc))
@@ -246,8 +245,7 @@ def simulate_cmd(
 @app.command()
 def demo(config: ConfigOpt = None) -> None:
     """A bundled screening played through `simulate`: what each person would have seen, and the record."""
-    cfg = config_or_exit(config)
-    steps = load_steps(DEMO_SCENARIO)
+    cfg, steps = load_scenario(DEMO_SCENARIO, config_or_exit(config))
     out.rule("panelbot demo: a screening panel decides without a meeting")
     result = asyncio.run(
         simulate(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.config import AppConfig, Role
+from bot.config import AppConfig, ConfigError, Role, parse_config
 from bot.deadlines import parse_when
 from bot.delivery import Delivery, Outgoing, RecordingSender
 from bot.flows import screening, timers
@@ -132,7 +132,9 @@ class Simulation:
         return await self.service.read(work)
 
 
-def load_steps(path: Path) -> list[dict[str, Any]]:
+def load_scenario(path: Path, cfg: AppConfig) -> tuple[AppConfig, list[dict[str, Any]]]:
+    """A scenario file: a list of steps, or a mapping with `steps:` and optional `config:` overrides
+    (merged over app.yaml for this run only, e.g. `config: {process: {decision_rule: unanimous}}`)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -140,7 +142,22 @@ def load_steps(path: Path) -> list[dict[str, Any]]:
     steps = data.get("steps") if isinstance(data, dict) else data
     if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
         raise ScenarioError(f"{path}: a scenario is a list of steps (or a mapping with `steps:`)")
-    return steps
+    overrides = data.get("config") if isinstance(data, dict) else None
+    if overrides:
+        try:
+            cfg = parse_config(_merge(cfg.model_dump(mode="json"), overrides), f"{path}: config")
+        except ConfigError as exc:
+            raise ScenarioError("; ".join(exc.problems)) from None
+    return cfg, steps
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
 
 
 async def simulate(
