@@ -26,9 +26,23 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+ANONYMOUS_WARNING = (
+    "ANONYMOUS_ALLOWED is on: POST /api/messages accepts requests WITHOUT a Bot Framework token, so "
+    "anyone who can reach this server can act as any Teams user. This is for local testing only; "
+    "never run it like this where Teams or anyone else can reach it."
+)
+
+
+def warn_if_anonymous(settings: Settings) -> None:
+    if settings.teams_anonymous_allowed:
+        banner = "!" * 100
+        log.warning("%s\n%s\n%s", banner, ANONYMOUS_WARNING, banner)
+
+
 async def serve(cfg: AppConfig, settings: Settings, host: str, port: int) -> None:
     service = Service.create(cfg, SystemClock(), settings.panelbot_database_url)
     await require_current_schema(service.engine)
+    warn_if_anonymous(settings)
     senders = build_senders(settings, service)
     delivery = Delivery(service, senders, worker_name())
     app = build_web_app(service, settings)

@@ -32,4 +32,8 @@ def build_web_app(service: Service, settings: Settings) -> web.Application:
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    if settings.teams_enabled:
+        from bot.handlers import teams
+
+        teams.mount(app, service, settings)
     return app

@@ -21,16 +21,25 @@ class Settings(BaseSettings):
 
     # Microsoft 365 Agents SDK reads CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* itself.
     teams_client_id: str | None = Field(default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
-    teams_anonymous_allowed: bool = Field(default=False, alias="ANONYMOUS_ALLOWED")
+    teams_client_secret: str | None = Field(
+        default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET"
+    )
+    teams_tenant_id: str | None = Field(default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID")
+    teams_anonymous_allowed: bool = Field(default=False, alias="ANONYMOUS_ALLOWED")  # local tests only
 
     graph_tenant_id: str | None = None
     graph_client_id: str | None = None
     graph_client_secret: str | None = None
     graph_base_url: str | None = None  # e.g. http://127.0.0.1:8999/v1.0 in tests
+    graph_authority_host: str | None = None  # Entra sign-in host for a sovereign cloud (https only)
 
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_client_id and self.teams_client_secret) or self.teams_anonymous_allowed
 
     @property
     def graph_enabled(self) -> bool:

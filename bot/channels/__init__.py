@@ -13,4 +13,10 @@ from bot.settings import Settings
 
 def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
     senders: dict[str, Sender] = {}
+    if settings.teams_enabled:
+        from bot.channels.teams import TeamsSender, auth_configuration, build_adapter
+
+        adapter = build_adapter(auth_configuration(settings))
+        anonymous = settings.teams_anonymous_allowed
+        senders["teams"] = TeamsSender(service, adapter, settings.teams_client_id, anonymous=anonymous)
     return senders
