@@ -189,28 +189,34 @@ async def cast_vote(cmd: CastVote, uow: UnitOfWork, env: Env) -> VoteResult:
     return VoteResult(case.ref, person.agency, status, decision)
 
 
-def _apply_vote(
-    cmd: CastVote, uow: UnitOfWork, env: Env, rnd: ScreeningRound, person: Person, vote: Vote | None
-) -> str:
-    fields = dict(
+def _vote_fields(cmd: CastVote) -> dict[str, object]:
+    return dict(
         pathway=cmd.pathway.value,
         notifiable=cmd.notifiable,
         rationale=cmd.rationale,
         abuse_nature=cmd.abuse_nature,
         harm_basis=cmd.harm_basis,
     )
+
+
+def _new_vote(cmd: CastVote, env: Env, rnd: ScreeningRound, person: Person, after_decision: bool) -> Vote:
+    return Vote(
+        round_id=rnd.id,
+        agency=person.agency,
+        person_id=person.id,
+        cast_at=env.now(),
+        version=1,
+        after_decision=after_decision,
+        **_vote_fields(cmd),
+    )
+
+
+def _apply_vote(
+    cmd: CastVote, uow: UnitOfWork, env: Env, rnd: ScreeningRound, person: Person, vote: Vote | None
+) -> str:
+    fields = _vote_fields(cmd)
     if vote is None:
-        uow.session.add(
-            Vote(
-                round_id=rnd.id,
-                agency=person.agency,
-                person_id=person.id,
-                cast_at=env.now(),
-                version=1,
-                after_decision=False,
-                **fields,
-            )
-        )
+        uow.session.add(_new_vote(cmd, env, rnd, person, after_decision=False))
         return "recorded"
     if vote.person_id == person.id and all(getattr(vote, k) == v for k, v in fields.items()):
         return "unchanged"  # a double click or a retried delivery: nothing new to record
@@ -236,21 +242,7 @@ async def _vote_after_decision(
     assert person.agency is not None
     decision = await _decision_for(uow, rnd)
     if vote is None:
-        uow.session.add(
-            Vote(
-                round_id=rnd.id,
-                agency=person.agency,
-                person_id=person.id,
-                pathway=cmd.pathway.value,
-                notifiable=cmd.notifiable,
-                rationale=cmd.rationale,
-                abuse_nature=cmd.abuse_nature,
-                harm_basis=cmd.harm_basis,
-                cast_at=env.now(),
-                after_decision=True,
-                version=1,
-            )
-        )
+        uow.session.add(_new_vote(cmd, env, rnd, person, after_decision=True))
     audit(
         uow,
         env,
