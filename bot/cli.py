@@ -15,8 +15,8 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from bot import cli_timeline, render
 from bot import deadlines as deadline_calc
-from bot import render
 from bot.config import AppConfig, ConfigError, Role, load_config
 from bot.flows import screening
 from bot.flows.commands import RegisterReferral, field_errors
@@ -125,15 +125,24 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 3978,
     config: ConfigOpt = None,
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="Also connect to Slack over Socket Mode (SLACK_APP_TOKEN): no public URL needed."
+        ),
+    ] = False,
 ) -> None:
     """Run the web server (Slack, Teams, /healthz), the reminders and the delivery loop."""
     from bot.runtime import serve as run_server
     from storage.migrate import SchemaBehind
 
     cfg = config_or_exit(config)
+    env = settings()
+    if socket_mode and not (env.slack_bot_token and env.slack_app_token):
+        fail("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp-… app-level token)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(run_server(cfg, settings(), host, port))
+        asyncio.run(run_server(cfg, env, host, port, socket_mode=socket_mode))
     except SchemaBehind as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -256,6 +265,9 @@ def demo(config: ConfigOpt = None) -> None:
         )
     )
     render.simulation(out, cfg, result)
+
+
+cli_timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ def warn_if_anonymous(settings: Settings) -> None:
         log.warning("%s\n%s\n%s", banner, ANONYMOUS_WARNING, banner)
 
 
-async def serve(cfg: AppConfig, settings: Settings, host: str, port: int) -> None:
+async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket_mode: bool = False) -> None:
     service = Service.create(cfg, SystemClock(), settings.panelbot_database_url)
     await require_current_schema(service.engine)
     warn_if_anonymous(settings)
@@ -50,10 +50,17 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int) -> Non
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("panelbot listening on http://%s:%s (channels: %s)", host, port, ", ".join(senders) or "none")
+    slack_socket = None
     try:
+        if socket_mode:
+            from bot.handlers.slack import start_socket_mode
+
+            slack_socket = await start_socket_mode(app, settings)
         while True:
             await delivery.run_once()
             await asyncio.sleep(2)
     finally:
+        if slack_socket is not None:
+            await slack_socket.close_async()
         await runner.cleanup()
         await service.close()

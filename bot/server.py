@@ -32,6 +32,10 @@ def build_web_app(service: Service, settings: Settings) -> web.Application:
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    if settings.slack_bot_token:
+        from bot.handlers import slack
+
+        slack.mount(app, service, settings)
     if settings.teams_enabled:
         from bot.handlers import teams
 

@@ -13,6 +13,12 @@ from bot.settings import Settings
 
 def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
     senders: dict[str, Sender] = {}
+    if settings.slack_bot_token:
+        from bot.channels.slack import SlackSender, sending_client
+        from bot.handlers.slack import home_publisher
+
+        client = sending_client(settings.slack_bot_token, settings.slack_api_url)
+        senders["slack"] = SlackSender(client, home_publisher(service))
     if settings.teams_enabled:
         from bot.channels.teams import TeamsSender, auth_configuration, build_adapter
 
