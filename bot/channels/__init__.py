@@ -25,4 +25,13 @@ def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
         adapter = build_adapter(auth_configuration(settings))
         anonymous = settings.teams_anonymous_allowed
         senders["teams"] = TeamsSender(service, adapter, settings.teams_client_id, anonymous=anonymous)
+    if settings.graph_enabled:
+        from bot.channels.calendar import CalendarSender
+        from bot.channels.email import EmailSender
+        from bot.graph import GraphClient
+
+        graph = GraphClient.from_settings(settings)
+        partnership = service.cfg.partnership
+        senders["email"] = EmailSender(graph, partnership.mailbox, partnership.name)
+        senders["calendar"] = CalendarSender(graph, service)
     return senders

@@ -7,10 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import select
+
 from bot.config import Person
 from bot.flows.common import Env, queue_row
 from bot.messages import Fact, Meeting, Message
-from storage.models import Case
+from storage.models import Case, OutboxMessage
 from storage.uow import UnitOfWork
 
 CALENDAR = "calendar"
@@ -45,4 +47,15 @@ def invite(
         meeting=meeting,
     )
     mailbox = env.cfg.partnership.mailbox or ""
-    queue_row(uow, env, CALENDAR, mailbox, None, message, f"meeting:{case.id}:{purpose}", case, None)
+    queue_row(uow, env, CALENDAR, mailbox, None, message, meeting_key(case, purpose), case, None)
+
+
+def meeting_key(case: Case, purpose: str) -> str:
+    return f"meeting:{case.id}:{purpose}"
+
+
+async def invited(uow: UnitOfWork, case: Case, purpose: str) -> bool:
+    """Whether an invite for this case and purpose is already queued (or sent): `invite` twice for
+    the same key would break the outbox's unique key, so callers that may repeat ask this first."""
+    key = meeting_key(case, purpose)
+    return await uow.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None

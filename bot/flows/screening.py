@@ -3,6 +3,7 @@ scrutiny and the LA's notification. Each is `(command, uow, env)`; none touches 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -29,6 +30,7 @@ from bot.flows.common import (
     require_role,
     schedule,
 )
+from bot.flows.meetings import invite, invited
 from bot.flows.obligations import close_obligation, open_obligation
 from bot.flows.tally import Ballot, Deadlock, Outcome, Pathway, tally
 from storage.models import (
@@ -525,7 +527,27 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
         for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
             message = notices.scrutiny_disagreement(env, case, person.name, cmd.comment or "")
             post(uow, env, bm, message, f"scrutiny_disagreement:{row.id}:{bm.id}:{row.at.isoformat()}", case)
+        await _meet_after_disagreement(uow, env, case, decision, person)
     return row
+
+
+MEETING_AT = dt.time(10, 0)  # the invite after a disagreement: the next working day, 10:00-11:00 local
+
+
+async def _meet_after_disagreement(uow: UnitOfWork, env: Env, case: Case, decision: Decision, by: Person) -> None:
+    """A disagreement means a meeting of the panel with the scrutineer (003): one Outlook invite per
+    decision, whoever disagrees and however often, for the Business Manager to move if need be."""
+    purpose = f"scrutiny:{decision.id}"
+    if await invited(uow, case, purpose):
+        return
+    day = env.cal.add_working_days(env.cal.local_date(env.now()), 1)
+    attendees = [*env.cfg.holders(Role.PANEL_MEMBER), by, *env.cfg.holders(Role.BUSINESS_MANAGER)]
+    note = (
+        f"{by.name} disagrees with the screening panel's outcome for {case.ref}. This meeting of the panel with "
+        "the scrutineer is to discuss its rationale. panelbot proposed the time; the Business Manager may move it."
+    )
+    subject = f"{case.ref}: screening panel meeting on the scrutineer's disagreement"
+    invite(uow, env, case, purpose, subject, env.cal.at(day, MEETING_AT), 60, attendees, note)
 
 
 async def record_notification_sent(cmd: RecordNotificationSent, uow: UnitOfWork, env: Env) -> Case:
