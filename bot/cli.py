@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from bot import cli_timeline, render
+from bot import cli_teams, cli_timeline, render
 from bot import deadlines as deadline_calc
 from bot.config import AppConfig, ConfigError, Role, load_config
 from bot.flows import screening
@@ -268,6 +268,7 @@ def demo(config: ConfigOpt = None) -> None:
 
 
 cli_timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
+cli_teams.register(app)  # teams package, roster sync
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
 from azure.identity.aio import ClientSecretCredential
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -161,7 +162,7 @@ class GraphClient:
         except APIError as exc:
             status = exc.response_status_code
             raise GraphError(status, _message(exc), _retry_after(exc.response_headers)) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, AzureError) as exc:  # unreachable, or the sign-in failed
             raise GraphError(None, f"{type(exc).__name__}: {exc}") from exc
 
 
