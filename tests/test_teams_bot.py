@@ -125,7 +125,7 @@ async def installed_request(w: TeamsWorld, *users) -> tuple[str, dict]:
         await user.install()
     ref = await refer(w.service)
     await w.drain()
-    return ref, {u.aad_object_id: w.connector.cards_to(u)[-1] for u in users}
+    return ref, {u.aad_object_id: w.connector.cards_to(u)[-1] for u in users if w.connector.cards_to(u)}
 
 
 async def test_mixed_panel_teams_and_slack_reach_one_decision(world: TeamsWorld) -> None:
@@ -316,3 +316,34 @@ def test_build_senders_has_teams_only_when_configured(service) -> None:
 
     assert isinstance(build_senders(teams_settings(), service)["teams"], TeamsSender)
     assert "teams" not in build_senders(teams_settings(ANONYMOUS_ALLOWED=False), service)
+
+
+async def test_scrutineer_disagrees_on_the_card_and_a_meeting_is_queued(teams_world: TeamsWorld) -> None:
+    from storage.models import OutboxMessage, Scrutiny
+
+    w = teams_world
+    la, police, scrutineer = w.user(LA_DSP), w.user(POLICE_DSP), w.user(SCRUTINEER)
+    await installed_request(w, la, police, scrutineer)
+    await la.execute(w.connector.cards_to(la)[-1].card, "vote", vote_inputs("no_further_action"))
+    await police.execute(w.connector.cards_to(police)[-1].card, "vote", vote_inputs("no_further_action"))
+    await w.drain()
+    notice = next(c.card for c in w.connector.cards_to(scrutineer) if "has decided" in card_text(c.card))
+    show = next(a for a in notice["actions"] if a["type"] == "Action.ShowCard")
+    assert show["title"] == "Disagree" and inputs_of(show["card"])["comment"]["isRequired"]
+
+    short = await scrutineer.execute(notice, "scrutiny_disagree", {"comment": "No."})
+    assert "A disagreement needs a comment of at least 10 characters." in card_text(short) and "has decided" in card_text(short)
+    result = await scrutineer.execute(short, "scrutiny_disagree", {"comment": "The threshold for a review is met."})
+    assert "Your disagreement is recorded" in card_text(result)
+    [row] = await rows(w.service, Scrutiny)
+    assert (row.person_id, row.verdict) == ("scrutineer", "disagree")
+    [invite] = await rows(w.service, OutboxMessage, OutboxMessage.channel == "calendar")
+    assert invite.payload["meeting"]["attendees"] == sorted(
+        [
+            "jo.baker@example.org",
+            "sam.patel@example.org",
+            "chris.lee@example.org",
+            "priya.shah@example.org",
+            "pat.quinn@example.org",
+        ]
+    )
