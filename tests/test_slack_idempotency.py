@@ -142,3 +142,24 @@ async def test_choosing_rapid_review_in_the_modal_asks_for_the_grounds(steps: St
     assert answer.body["response_action"] == "update"
     [vote] = await votes(steps)
     assert (vote.pathway, vote.abuse_nature) == ("rapid_review", RR_GROUNDS["abuse_nature"])
+
+
+async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
+    ref = await steps.register()
+    request = steps.vote_request(POLICE, ref)
+    await steps.vote(POLICE, ref, "No further action", message=request)
+    await steps.delivery.drain()
+    recorded = copy.deepcopy(steps.api.messages[(request["channel"], request["ts"])])
+    assert list(buttons(recorded)) == ["Change vote"]
+
+    view = await steps.open_modal(POLICE, recorded, "Change vote")
+    assert input_blocks(view)["pathway"]["element"].get("initial_option") is None
+    answer = await steps.slack.submit(
+        POLICE, view, {"pathway": "audit_assurance", "notifiable": "no", "rationale": RATIONALE}
+    )
+    assert "your vote for police is changed" in json.dumps(answer.body["view"])
+    [vote] = await votes(steps)
+    assert (vote.pathway, vote.version) == ("audit_assurance", 2)
+    await steps.delivery.drain()
+    assert [c.body["ts"] for c in steps.api.ok_calls("chat.update")] == [request["ts"], request["ts"]]
+    assert "Audit &amp; assurance" in json.dumps(steps.api.messages[(request["channel"], request["ts"])]["blocks"])

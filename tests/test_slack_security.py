@@ -133,3 +133,17 @@ async def test_business_manager_new_opens_the_referral_modal(steps: Steps) -> No
     )
     # The referral modal asks for nothing about the child: that goes in the case store by other means.
     assert "child" not in json.dumps(view).lower()
+
+
+async def test_url_verification_challenge_is_answered_when_signed(steps: Steps) -> None:
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    answer = await steps.slack.post(body, "application/json")
+    assert answer.status == 200 and answer.body == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    forged = await steps.slack.post(body, "application/json", signature="v0=" + "1" * 64)
+    assert forged.status == 401
