@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 
 from sqlalchemy import select
 
@@ -163,3 +164,15 @@ async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
     await steps.delivery.drain()
     assert [c.body["ts"] for c in steps.api.ok_calls("chat.update")] == [request["ts"], request["ts"]]
     assert "Audit &amp; assurance" in json.dumps(steps.api.messages[(request["channel"], request["ts"])]["blocks"])
+
+
+async def test_a_click_is_acknowledged_before_the_modal_is_opened(steps: Steps) -> None:
+    """ack() first: Slack gets its answer at once even when views.open is slow."""
+    ref = await steps.register()
+    steps.api.fail("views.open", delay=1.0)
+    started = time.monotonic()
+    answer = await steps.slack.click(POLICE, steps.vote_request(POLICE, ref), "Rapid Review", settle=False)
+    assert answer.status == 200 and time.monotonic() - started < 0.5
+    assert len(steps.api.calls_to("views.open")) == 1  # only the referral modal so far
+    [_, opened] = await steps.api.wait_for("views.open", 2)
+    assert opened.status == 200 and opened.body["view"]["callback_id"] == "panelbot-form"

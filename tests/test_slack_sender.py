@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from bot.channels import build_senders
 from bot.channels.slack import SlackSender
 from bot.settings import Settings
@@ -121,12 +119,6 @@ async def test_update_of_a_deleted_message_posts_it_anew(steps: Steps) -> None:
     assert row.state == "sent" and row.external_ref["ts"] != request["ts"]
 
 
-async def test_invalid_auth_is_permanent(steps: Steps) -> None:
-    steps.api.fail("chat.postMessage", error="invalid_auth")
-    await steps.register()
-    assert (await la_request_row(steps)).state == "failed"
-
-
 async def test_a_delivered_message_republishes_the_recipients_home(steps: Steps) -> None:
     ref = await steps.register()
     home = steps.api.homes[POLICE]
@@ -145,9 +137,12 @@ def test_build_senders_adds_slack_when_a_bot_token_is_set(slack_service) -> None
     assert sender.client.base_url == "http://127.0.0.1:1/api/"
 
 
-@pytest.mark.parametrize("error", ["account_inactive", "channel_not_found"])
-async def test_other_permanent_errors(steps: Steps, error: str) -> None:
-    steps.api.fail("chat.postMessage", error=error)
+async def test_other_permanent_errors_fail_their_rows_at_once(steps: Steps) -> None:
+    errors = ["account_inactive", "channel_not_found", "invalid_auth"]
+    for error in errors:  # the first three DMs: the LA, police and health vote requests
+        steps.api.fail("chat.postMessage", error=error)
     await steps.register()
-    row = await la_request_row(steps)
-    assert (row.state, row.last_error) == ("failed", error)
+    rows = {r.person_id: r for r in await steps.outbox(kind="vote_request", channel="slack")}
+    got = [(rows[p].state, rows[p].attempts, rows[p].last_error) for p in ("la-dsp", "police-dsp", "health-dsp")]
+    assert got == [("failed", 1, e) for e in errors]
+    assert len(await steps.outbox(kind="delivery_failed", channel="email")) == 3

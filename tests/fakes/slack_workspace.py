@@ -132,13 +132,15 @@ class SlackWorkspace:
         timestamp: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
         signature: str | None = None,
+        settle: bool = True,
     ) -> Answer:
         headers = self.headers(body, content_type, timestamp) | dict(extra_headers or {})
         if signature is not None:
             headers["X-Slack-Signature"] = signature
         resp: ClientResponse = await self.client.post(self.path, data=body.encode(), headers=headers)
         text = await resp.text()
-        await settle_listeners()
+        if settle:
+            await settle_listeners()
         try:
             parsed: Any = json.loads(text) if text else None
         except ValueError:
