@@ -57,7 +57,7 @@ async def test_deadlock_consultation_modal_for_the_executive_chair(steps: Steps)
     await steps.vote(POLICE, ref, "Audit & assurance")
     await steps.vote(LA, ref, "No further action")
     await steps.vote(HEALTH, ref, "Rapid Review", notifiable="yes", **RR_GROUNDS)
-    await steps.delivery.drain()
+    await steps.drain()
     deadlock = steps.api.last_dm(CHAIR, "no majority")
     assert list(buttons(deadlock)) == ["Record consultation outcome"]
     assert buttons(steps.api.last_dm(POLICE, "no majority")) == {}
@@ -69,7 +69,7 @@ async def test_deadlock_consultation_modal_for_the_executive_chair(steps: Steps)
     assert "Consultation outcome recorded: Audit & assurance" in shown_text(answer.body["view"])
     [decision] = await steps.service.read(lambda uow: _all(uow, Decision))
     assert (decision.method, decision.decided_by) == ("consultation", "exec-chair")
-    await steps.delivery.drain()
+    await steps.drain()
     assert steps.api.last_dm(POLICE, "has decided")
 
 
@@ -79,12 +79,12 @@ async def test_referrer_answer_modal_reopens_voting(steps: Steps) -> None:
         POLICE, ref, "Queries to referrer", rationale="Which school does the child attend, and since when?"
     )
     await steps.vote(LA, ref, "Queries to referrer")
-    await steps.delivery.drain()
+    await steps.drain()
     query = steps.api.last_dm(BM, "questions for the referrer")
     view = await steps.open_modal(BM, query, "Record referrer answer")
     answer = await steps.slack.submit(BM, view, {"text": "The referrer replied by phone with the details."})
     assert "voting round 2 is open" in json.dumps(answer.body["view"])
-    await steps.delivery.drain()
+    await steps.drain()
     first, second = [m for m in steps.api.dms(HEALTH) if "needs" in m["text"] or "voting has closed" in m["text"]]
     assert "voting has closed" in first["text"] and buttons(first) == {}
     assert len(buttons(second)) == 4 and "after the referrer" in json.dumps(second["blocks"])
@@ -94,7 +94,7 @@ async def test_scrutineer_disagrees_through_a_modal(steps: Steps) -> None:
     ref = await steps.register()
     await steps.vote(POLICE, ref, "No further action")
     await steps.vote(LA, ref, "No further action")
-    await steps.delivery.drain()
+    await steps.drain()
     decision = steps.api.last_dm(SCRUTINEER, "has decided")
     view = await steps.open_modal(SCRUTINEER, decision, "Disagree")
     assert view["title"]["text"] == "Disagree"
@@ -102,7 +102,7 @@ async def test_scrutineer_disagrees_through_a_modal(steps: Steps) -> None:
     assert short.body["response_action"] == "errors" and "comment" in short.body["errors"]
     answer = await steps.slack.submit(SCRUTINEER, view, {"comment": "The injuries warrant a Rapid Review."})
     assert "disagreement is recorded" in json.dumps(answer.body["view"])
-    await steps.delivery.drain()
+    await steps.drain()
     assert steps.api.last_dm(BM, "Scrutineer disagrees")
     [row] = await steps.service.read(lambda uow: _all(uow, Scrutiny))
     assert (row.verdict, row.comment) == ("disagree", "The injuries warrant a Rapid Review.")

@@ -40,7 +40,7 @@ async def test_retried_delivery_records_one_vote(steps: Steps) -> None:
     [vote] = await votes(steps)
     assert (vote.person_id, vote.pathway, vote.version) == ("police-dsp", "no_further_action", 1)
     assert await steps.count(OutboxMessage) == outbox_after_first  # no second "vote recorded" update
-    await steps.delivery.drain()
+    await steps.drain()
     assert len(steps.api.ok_calls("chat.update")) == 1
 
 
@@ -68,7 +68,7 @@ async def test_double_click_and_double_submit_record_one_vote(steps: Steps) -> N
     answers = [await steps.slack.submit(POLICE, view, values) for view in (first, second)]
     assert "is recorded" in json.dumps(answers[0].body) and "nothing changed" in json.dumps(answers[1].body)
     assert len(await votes(steps)) == 1
-    await steps.delivery.drain()
+    await steps.drain()
     assert len(steps.api.ok_calls("chat.update")) == 1
 
 
@@ -79,7 +79,7 @@ async def test_decision_is_posted_once_and_a_late_vote_does_not_change_it(steps:
     await steps.vote(LA, ref, "Audit & assurance")
     # LA submits the same decisive vote again (a retry): still one decision.
     await steps.vote(LA, ref, "Audit & assurance", message=steps.vote_request(LA, ref))
-    await steps.delivery.drain()
+    await steps.drain()
     decisions = steps.api.dms(HEALTH)
     assert sum("has decided" in m["text"] for m in decisions) == 1
 
@@ -88,7 +88,7 @@ async def test_decision_is_posted_once_and_a_late_vote_does_not_change_it(steps:
     # ...but a click on the old copy it still had (and a submission) arrives: recorded as late.
     answer = await steps.vote(HEALTH, ref, "Rapid Review", message=health_request, **RR_GROUNDS)
     assert "had already decided" in json.dumps(answer.body["view"])
-    await steps.delivery.drain()
+    await steps.drain()
     assert steps.api.last_dm(HEALTH, "the panel had already decided")
 
     all_decisions = await steps.service.read(lambda uow: _all(uow, Decision))
@@ -149,7 +149,7 @@ async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
     ref = await steps.register()
     request = steps.vote_request(POLICE, ref)
     await steps.vote(POLICE, ref, "No further action", message=request)
-    await steps.delivery.drain()
+    await steps.drain()
     recorded = copy.deepcopy(steps.api.messages[(request["channel"], request["ts"])])
     assert list(buttons(recorded)) == ["Change vote"]
 
@@ -161,7 +161,7 @@ async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
     assert "your vote for police is changed" in json.dumps(answer.body["view"])
     [vote] = await votes(steps)
     assert (vote.pathway, vote.version) == ("audit_assurance", 2)
-    await steps.delivery.drain()
+    await steps.drain()
     assert [c.body["ts"] for c in steps.api.ok_calls("chat.update")] == [request["ts"], request["ts"]]
     assert "Audit &amp; assurance" in json.dumps(steps.api.messages[(request["channel"], request["ts"])]["blocks"])
 

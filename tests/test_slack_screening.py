@@ -79,14 +79,14 @@ async def test_full_screening_in_slack(steps: Steps, slack_cfg_data, db_url, tmp
     assert "your vote for police is recorded" in json.dumps(answer.body["view"])
 
     # The vote request is updated in place: the recorded vote, and a button to change it.
-    await steps.delivery.drain()
+    await steps.drain()
     updated = api.messages[(request["channel"], request["ts"])]
     assert "vote is recorded" in updated["text"] and labels(updated) == ["Change vote"]
     assert [c.body["ts"] for c in api.ok_calls("chat.update")] == [request["ts"]]
 
     # LA agrees: majority, decided. Every vote request turns into "voting has closed", without buttons.
     await steps.vote(LA, ref, "Rapid Review", notifiable="yes", **RR_GROUNDS)
-    await steps.delivery.drain()
+    await steps.drain()
     for user, request in requests.items():
         closed = api.messages[(request["channel"], request["ts"])]  # the request itself, updated in place
         assert "voting has closed" in closed["text"] and labels(closed) == [], closed
@@ -105,7 +105,7 @@ async def test_full_screening_in_slack(steps: Steps, slack_cfg_data, db_url, tmp
     told = {e["user"]: e["text"] for e in api.ephemerals}
     assert "You concur" in told[SCRUTINEER]
     assert "notification recorded" in told[NOTIFIER]
-    await steps.delivery.drain()
+    await steps.drain()
     assert api.last_dm(BM, "National Panel notified")
 
     # Nothing identifying went to Slack: the referrer's name and e-mail stayed in the case store.

@@ -109,7 +109,7 @@ async def test_roster_member_without_the_authority_is_refused_and_audited(steps:
     # A notifiable decision, so the LA notifier gets the Notification sent button; police presses it.
     await steps.vote(POLICE, ref, "Audit & assurance", notifiable="yes")
     await steps.vote(LA, ref, "Audit & assurance", notifiable="yes")
-    await steps.delivery.drain()
+    await steps.drain()
     notify = steps.api.last_dm(NOTIFIER, "notify the National Panel")
     await steps.slack.click(POLICE, notify, "Notification sent")
     await steps.api.wait_for("chat.postEphemeral")

@@ -35,10 +35,10 @@ async def test_429_waits_for_retry_after_and_sends_once(steps: Steps) -> None:
     assert la_requests(api) == []
 
     steps.service.clock.advance(dt.timedelta(seconds=6))
-    await steps.delivery.drain()
+    await steps.drain()
     assert (await la_request_row(steps)).attempts == 1  # not before Retry-After
     steps.service.clock.advance(dt.timedelta(seconds=1))
-    await steps.delivery.drain()
+    await steps.drain()
     row = await la_request_row(steps)
     assert (row.state, row.attempts) == ("sent", 2)
     assert len(la_requests(api)) == 1
@@ -56,7 +56,7 @@ async def test_500_retries_with_backoff_and_sends_once(steps: Steps) -> None:
     assert row.next_attempt_at == steps.service.clock.now() + dt.timedelta(seconds=5)
 
     steps.service.clock.advance(dt.timedelta(seconds=5))
-    await steps.delivery.drain()
+    await steps.drain()
     row = await la_request_row(steps)
     assert (row.state, row.attempts) == ("sent", 2)
     assert len(la_requests(api)) == 1
@@ -75,7 +75,7 @@ async def test_timeout_that_reached_slack_is_not_posted_twice(steps: Steps) -> N
     [late] = la_requests(api)
 
     steps.service.clock.advance(dt.timedelta(seconds=5))
-    await steps.delivery.drain()
+    await steps.drain()
     row = await la_request_row(steps)
     assert (row.state, row.attempts) == ("sent", 2)
     assert row.external_ref == {"channel": late["channel"], "ts": late["ts"]}
@@ -84,7 +84,7 @@ async def test_timeout_that_reached_slack_is_not_posted_twice(steps: Steps) -> N
 
     # And the vote the LA member then casts updates that very message.
     await steps.vote(LA, row.payload["ref"], "No further action", notifiable="no")
-    await steps.delivery.drain()
+    await steps.drain()
     assert "vote is recorded" in api.messages[(late["channel"], late["ts"])]["text"]
 
 
@@ -100,7 +100,7 @@ async def test_user_not_found_fails_the_row_and_tells_the_business_manager_elsew
 
     # Never tried again.
     steps.service.clock.advance(dt.timedelta(hours=2))
-    await steps.delivery.drain()
+    await steps.drain()
     assert [c.body["channel"] for c in api.calls_to("chat.postMessage")].count(LA) == 1
     assert (await la_request_row(steps)).state == "failed"
 
@@ -111,7 +111,7 @@ async def test_update_of_a_deleted_message_posts_it_anew(steps: Steps) -> None:
     request = steps.vote_request(POLICE, ref)
     del api.messages[(request["channel"], request["ts"])]  # someone deleted the DM
     await steps.vote(POLICE, ref, "No further action", message=request)
-    await steps.delivery.drain()
+    await steps.drain()
     [update] = api.calls_to("chat.update")
     assert update.body["ts"] == request["ts"]
     assert "vote is recorded" in api.dms(POLICE)[-1]["text"]
@@ -124,7 +124,7 @@ async def test_a_delivered_message_republishes_the_recipients_home(steps: Steps)
     home = steps.api.homes[POLICE]
     assert "Waiting for your vote" in str(home) and ref in str(home)
     await steps.vote(POLICE, ref, "No further action", notifiable="no", rationale=RATIONALE)
-    await steps.delivery.drain()
+    await steps.drain()
     assert ref not in str(steps.api.homes[POLICE])
 
 

@@ -60,7 +60,7 @@ async def test_socket_mode_envelopes_reach_the_same_listeners(
     ack = await api.push(envelope("interactive", steps.slack.submit_payload(BM, api.last_view(), values)))
     assert ack["payload"]["response_action"] == "update"
     assert "Referral registered as TSCP-2026-001" in shown_text(ack["payload"]["view"])
-    await steps.delivery.drain()
+    await steps.drain()
 
     # A vote: the click opens the modal, the submission records it, exactly as over HTTP.
     request = steps.vote_request(POLICE, "TSCP-2026-001")

@@ -8,6 +8,7 @@ Business Manager wrote for sharing, and facts. Never the child's details.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -375,6 +376,8 @@ class SlackSender:
         self.publish_home = publish_home
         self._uncertain: set[str] = set()
         self._dm: dict[str, str] = {}  # user id → DM channel id
+        self._homes: dict[str, asyncio.Task[None]] = {}  # user id → Home republishing in flight
+        self._homes_again: set[str] = set()  # changed again while being republished
 
     async def send(self, item: Outgoing) -> SendResult:
         try:
@@ -385,7 +388,7 @@ class SlackSender:
             self._uncertain.add(item.key)
             return SendResult.retry(f"{type(exc).__name__}: {exc}".rstrip(": "))
         self._uncertain.discard(item.key)
-        await self._refresh_home(item)
+        self._refresh_home(item)
         return SendResult.sent(ref)
 
     async def _deliver(self, item: Outgoing) -> dict[str, str]:
@@ -441,14 +444,35 @@ class SlackSender:
             return SendResult.failed(error)
         return SendResult.retry(error or f"HTTP {status}")
 
-    async def _refresh_home(self, item: Outgoing) -> None:
-        """A delivered message means the person's to-do list changed: republish their App Home."""
+    def _refresh_home(self, item: Outgoing) -> None:
+        """A delivered message means the person's to-do list changed: republish their App Home, in
+        the background so the row is recorded as sent at once, and once for a burst of messages."""
         if self.publish_home is None or item.person_id is None:
             return
+        user = item.address
+        if user in self._homes:
+            self._homes_again.add(user)
+            return
+        self._homes[user] = asyncio.create_task(self._republish(user))
+
+    async def _republish(self, user: str) -> None:
+        assert self.publish_home is not None
         try:
-            await self.publish_home(self.client, item.address)
-        except Exception:  # the message is sent; a stale Home is refreshed when next opened
-            log.warning("could not republish the App Home of %s", item.address, exc_info=True)
+            while True:
+                self._homes_again.discard(user)
+                try:
+                    await self.publish_home(self.client, user)
+                except Exception:  # the message is sent; a stale Home is redrawn when next opened
+                    log.warning("could not republish the App Home of %s", user, exc_info=True)
+                if user not in self._homes_again:
+                    return
+        finally:
+            self._homes.pop(user, None)
+
+    async def idle(self) -> None:
+        """Wait until no Home is being republished (tests; a clean shutdown)."""
+        while self._homes:
+            await asyncio.gather(*self._homes.values(), return_exceptions=True)
 
 
 def _error(exc: SlackApiError) -> str:

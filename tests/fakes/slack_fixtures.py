@@ -81,5 +81,5 @@ def delivery(slack_service: Service, sender: SlackSender) -> Delivery:
 
 
 @pytest.fixture
-def steps(slack: SlackWorkspace, delivery: Delivery, slack_service: Service) -> Steps:
-    return Steps(slack, delivery, slack_service)
+def steps(slack: SlackWorkspace, delivery: Delivery, slack_service: Service, sender: SlackSender) -> Steps:
+    return Steps(slack, delivery, slack_service, sender)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
+from bot.channels.slack import SlackSender
 from bot.config import AppConfig, parse_config
 from bot.delivery import Delivery
 from bot.service import Service
@@ -61,6 +62,13 @@ class Steps:
     slack: SlackWorkspace
     delivery: Delivery
     service: Service
+    sender: SlackSender | None = None
+
+    async def drain(self) -> None:
+        """Run the delivery loop until nothing is due, and let the Homes it republishes land."""
+        await self.delivery.drain()
+        if self.sender is not None:
+            await self.sender.idle()
 
     @property
     def api(self) -> FakeSlackApi:
@@ -85,7 +93,7 @@ class Steps:
         assert answer.status == 200 and answer.body["response_action"] == "update", answer
         text = answer.body["view"]["blocks"][0]["text"]["text"]
         ref = text.split("registered as ")[1].rstrip(".")
-        await self.delivery.drain()
+        await self.drain()
         return ref
 
     def vote_request(self, user: str, ref: str) -> dict[str, Any]:
