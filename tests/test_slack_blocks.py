@@ -78,7 +78,7 @@ def test_more_than_25_buttons_use_several_actions_blocks() -> None:
 @pytest.mark.parametrize("name", sorted(FORMS))
 def test_every_form_renders_as_a_valid_modal(name: str) -> None:
     form = FORMS[name]
-    view = render_modal(form, FormContext(form.name, "TSCP-2026-001", "D0POL0001"))
+    view = render_modal(form, FormContext(form.name, "TSCP-2026-001"))
     assert len(view["blocks"]) <= 100
     assert 1 <= len(view["title"]["text"]) <= 24 and len(view["submit"]["text"]) <= 24
     assert FormContext.load(view["private_metadata"]).form == name

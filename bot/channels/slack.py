@@ -194,18 +194,17 @@ class FormContext:
 
     form: str
     ref: str | None = None
-    channel: str | None = None  # where the click happened, for ephemeral replies
     hidden: tuple[tuple[str, str], ...] = ()  # action values the form carries but does not show
 
     def dump(self) -> str:
-        data = {"form": self.form, "ref": self.ref, "channel": self.channel, "hidden": dict(self.hidden)}
+        data = {"form": self.form, "ref": self.ref, "hidden": dict(self.hidden)}
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def load(cls, raw: str) -> FormContext:
         data = json.loads(raw or "{}")
         hidden = tuple(sorted((str(k), str(v)) for k, v in (data.get("hidden") or {}).items()))
-        return cls(str(data["form"]), data.get("ref"), data.get("channel"), hidden)
+        return cls(str(data["form"]), data.get("ref"), hidden)
 
 
 def _options(pairs: Iterable[tuple[str, str]]) -> list[Option]:
@@ -268,7 +267,7 @@ def render_modal(form: Form, context: FormContext, preset: dict[str, str] | None
             )
         )
     hidden = tuple(sorted((k, v) for k, v in preset.items() if k not in names))
-    context = FormContext(context.form, context.ref, context.channel, hidden or context.hidden)
+    context = FormContext(context.form, context.ref, hidden or context.hidden)
     view = View(
         type="modal",
         callback_id=FORM_CALLBACK,

@@ -105,7 +105,7 @@ class SlackHandlers:
         form = actions.form_for(action_id)
         if form is not None:
             ref, _ = split_action_value(value)
-            view = render_modal(form, FormContext(form.name, ref, channel), actions.preset_for(action_id, value))
+            view = render_modal(form, FormContext(form.name, ref), actions.preset_for(action_id, value))
             await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         if action_id not in actions.BUTTON_ACTIONS:
@@ -173,8 +173,8 @@ class SlackHandlers:
             await ack(text=refusal.message, response_type="ephemeral")
             return
         await ack()
-        context = FormContext(REFERRAL.name, None, command.get("channel_id"))
-        await client.views_open(trigger_id=command["trigger_id"], view=render_modal(REFERRAL, context))
+        view = render_modal(REFERRAL, FormContext(REFERRAL.name))
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
 
     async def list_cases(self) -> list[dict[str, Any]]:
         env = self.service.env
