@@ -119,6 +119,16 @@ class Cspr(Strict):
     published_months: int = 12
 
 
+class RapidReviewMeeting(Strict):
+    """The Practice Review Panel meeting: an Outlook invite, sent on plan day `invite_on_day`, for the
+    day of the plan milestone `milestone` at local time `at`."""
+
+    milestone: str = "panel_meeting"
+    invite_on_day: int = Field(default=3, ge=1, le=60)
+    at: dt.time = dt.time(10, 0)
+    minutes: int = Field(default=120, ge=15, le=600)
+
+
 class Process(Strict):
     decision_rule: DecisionRule = DecisionRule.MAJORITY
     vote_requests_to_deputies: bool = True
@@ -129,6 +139,8 @@ class Process(Strict):
     audit_assurance: AuditAssurance = AuditAssurance()
     cspr: Cspr = Cspr()
     complaint_response: Duration = Duration(working_days=20)
+    rapid_review_meeting: RapidReviewMeeting = RapidReviewMeeting()
+    delay_notice_due: Duration = Duration(working_days=1)  # telling the National Panel of a delay
 
     @field_validator("rapid_review_plan")
     @classmethod
@@ -138,6 +150,17 @@ class Process(Strict):
         if dupes:
             raise ValueError(f"milestone keys must be unique: {', '.join(dupes)}")
         return plan
+
+    @model_validator(mode="after")
+    def _meeting_in_plan(self) -> Process:
+        meeting, plan = self.rapid_review_meeting, {m.key: m for m in self.rapid_review_plan}
+        if not plan:
+            return self
+        if meeting.milestone not in plan:
+            raise ValueError(f"rapid_review_meeting.milestone {meeting.milestone!r} is not a rapid_review_plan key")
+        if meeting.invite_on_day > plan[meeting.milestone].day:
+            raise ValueError("rapid_review_meeting.invite_on_day is after the meeting's own day")
+        return self
 
 
 class ChaseStep(Strict):

@@ -93,6 +93,12 @@ class Case(Base):
     notification_due: Mapped[dt.datetime]
     notified_at: Mapped[dt.datetime | None]
     rapid_review_due: Mapped[dt.datetime | None]
+    # The latest Rapid Review delay recorded (history in the audit log), and the local CSPR's dates.
+    delay_reason: Mapped[str | None] = mapped_column(Text)
+    delay_expected_on: Mapped[dt.date | None] = mapped_column(Date)
+    delay_recorded_at: Mapped[dt.datetime | None]
+    cspr_decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    cspr_publication_on: Mapped[dt.date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
 
@@ -184,7 +190,7 @@ class Obligation(Base):
     """Something someone owes by a time: a vote, the notification, a milestone, a return."""
 
     __tablename__ = "obligations"
-    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    __table_args__ = (UniqueConstraint("case_id", "key"), Index("ix_obligations_open", "state", "due_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(96))
@@ -208,11 +214,12 @@ class Reminder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id", ondelete="CASCADE"))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[dt.datetime]
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | claimed | done | cancelled
+    outcome: Mapped[str | None] = mapped_column(String(32))  # what firing did: sent | superseded | closed | …
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime | None]
     done_at: Mapped[dt.datetime | None]
