@@ -100,6 +100,16 @@ MILESTONE_DONE = Form(
     (Field("note", "Note (what happened)", "multiline", required=False, max_length=3000),),
 )
 
+DELAY = Form(
+    "rapid_review_delay",
+    "Record a Rapid Review delay",
+    "Record delay",
+    (
+        Field("reason", "Why the Rapid Review will be late", "multiline", min_length=10, max_length=3000),
+        Field("expected", "Expected completion date", "date", hint="The National Panel is told this date."),
+    ),
+)
+
 REFERRAL = Form(
     "referral",
     "New referral",
@@ -128,4 +138,4 @@ REFERRAL = Form(
     ),
 )
 
-FORMS = {f.name: f for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, REFERRAL)}
+FORMS = {f.name: f for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, DELAY, REFERRAL)}

@@ -21,6 +21,7 @@ class ActionId(StrEnum):
     CONSULTATION = "consultation-record"
     REFERRER_ANSWER = "referrer-answer-record"
     MILESTONE_DONE = "milestone-done"  # value "REF|obligation key"
+    RECORD_DELAY = "rapid-review-delay"  # value "REF": opens the delay form
 
 
 class Action(BaseModel):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from bot.config import Person, Role
-from bot.flows import notices
+from bot.flows import notices, timelines
 from bot.flows.commands import (
     CastVote,
     RecordConsultation,
@@ -346,6 +346,7 @@ async def _decide(
         await _ask_referrer(uow, env, case, rnd)
     if notifiable:
         await _ask_for_notification(uow, env, case)
+    await timelines.decision_made(uow, env, case, decision)
     return decision
 
 
@@ -570,4 +571,6 @@ async def record_notification_sent(cmd: RecordNotificationSent, uow: UnitOfWork,
     await close_obligation(uow, env, case, "notification", person.id)
     for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
         post(uow, env, bm, notices.notification_recorded(env, case, person.name), f"notified:{case.id}:{bm.id}", case)
+    if decision.pathway == Pathway.RAPID_REVIEW.value:
+        await timelines.start_rapid_review(uow, env, case, by=person.id)
     return case

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
-from bot.flows import screening
+from bot.flows import chasing, screening, timelines
 from bot.flows.common import Env
 from bot.service import Service
 from storage.models import Reminder
@@ -21,6 +21,11 @@ Handler = Callable[[Reminder, UnitOfWork, Env], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "screening_deadline": screening.screening_deadline_passed,
+    "chase": chasing.rung_due,
+    "escalation": chasing.rung_due,
+    "digest": chasing.digest_due,
+    "delay_check": timelines.delay_check_due,
+    "rr_invite": timelines.invite_due,
 }
 RETRY_AFTER = dt.timedelta(minutes=1)
 
@@ -42,6 +47,8 @@ async def fire_one(service: Service, worker: str) -> Reminder | None:
             return None
         attempted.append(reminder.id)
         await HANDLERS[reminder.kind](reminder, uow, env)
+        if reminder.due_at > env.now():
+            return reminder  # the handler deferred it (quiet hours): it stays pending until then
         reminder.state, reminder.claimed_by, reminder.claimed_at, reminder.done_at = (
             "done",
             worker,

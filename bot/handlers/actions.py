@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bot import forms
-from bot.flows import screening
+from bot.flows import screening, timelines
 from bot.flows.commands import (
     CastVote,
     RecordConsultation,
@@ -26,6 +26,7 @@ from bot.flows.commands import (
 )
 from bot.flows.common import FlowError, Refused
 from bot.flows.tally import PATHWAY_LABELS, Pathway
+from bot.flows.timeline_commands import MarkDone, RecordDelay
 from bot.messages import ActionId, split_action_value
 from bot.service import Service
 
@@ -47,6 +48,7 @@ FORM_FOR_ACTION: dict[ActionId, forms.Form] = {
     ActionId.CONSULTATION: forms.CONSULTATION,
     ActionId.REFERRER_ANSWER: forms.REFERRER_ANSWER,
     ActionId.MILESTONE_DONE: forms.MILESTONE_DONE,
+    ActionId.RECORD_DELAY: forms.DELAY,
 }
 
 
@@ -59,6 +61,8 @@ def preset_for(action: ActionId | str, value: str) -> dict[str, str]:
     _, parts = split_action_value(value)
     if ActionId(action) is ActionId.VOTE and parts:
         return {"pathway": parts[0]}
+    if ActionId(action) is ActionId.MILESTONE_DONE and parts:
+        return {"key": parts[0]}  # not a form field: carried with the form, back to `_milestone_done`
     return {}
 
 
@@ -90,6 +94,13 @@ def _referral(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
     return RegisterReferral(by=by, referrer=referrer, **v)
 
 
+def _milestone_done(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    """The key comes from the button's value `REF|key`: as a carried value, or in `ref` itself."""
+    ref, parts = split_action_value(ref)
+    key = v.pop("key", None) or (parts[0] if parts else "")
+    return MarkDone(by=by, ref=ref, key=key, **v)
+
+
 def _describe_vote(result: screening.VoteResult) -> str:
     if result.status == "after_decision":
         return f"{result.ref}: the panel had already decided. Your vote is recorded but does not change the outcome."
@@ -118,6 +129,12 @@ FORM_ACTIONS: dict[str, tuple[Builder, FlowFn, Describe]] = {
         lambda rnd: f"Answer recorded; voting round {rnd.number} is open.",
     ),
     "referral": (_referral, screening.register_referral, lambda case: f"Referral registered as {case.ref}."),
+    "milestone_done": (_milestone_done, timelines.mark_done, lambda ob: f"Recorded as done: {ob.what}."),
+    "rapid_review_delay": (
+        lambda by, ref, v: RecordDelay(by=by, ref=ref, **v),
+        timelines.record_delay,
+        lambda ob: "Delay recorded. Please tell the National Panel the reason and the new date.",
+    ),
 }
 
 BUTTON_ACTIONS: dict[ActionId, tuple[Builder, FlowFn, Describe]] = {
