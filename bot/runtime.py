@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 
@@ -12,6 +11,7 @@ from bot.channels import build_senders
 from bot.clock import SystemClock
 from bot.config import AppConfig
 from bot.delivery import Delivery
+from bot.scheduler import Ticker, run_ticker
 from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings
@@ -56,9 +56,7 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
             from bot.handlers.slack import start_socket_mode
 
             slack_socket = await start_socket_mode(app, settings)
-        while True:
-            await delivery.run_once()
-            await asyncio.sleep(2)
+        await run_ticker(Ticker(service, delivery, worker_name()))  # reminders and delivery, until stopped
     finally:
         if slack_socket is not None:
             await slack_socket.close_async()
