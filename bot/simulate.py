@@ -22,7 +22,8 @@ from bot.clock import ManualClock
 from bot.config import AppConfig, ConfigError, Role, parse_config
 from bot.deadlines import parse_when
 from bot.delivery import Delivery, Outgoing, RecordingSender
-from bot.flows import screening, timers
+from bot.flows import screening, timelines, timers
+from bot.flows.chasing import ensure_digest
 from bot.flows.commands import (
     CastVote,
     RecordConsultation,
@@ -33,6 +34,7 @@ from bot.flows.commands import (
     field_errors,
 )
 from bot.flows.common import FlowError
+from bot.flows.timeline_commands import MarkDone, RecordComplaint, RecordCspr, RecordDelay
 from bot.service import Service
 from bot.views import case_view, iso
 from storage.migrate import upgrade
@@ -47,6 +49,10 @@ STEPS: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]], bool]] = 
     "referrer_answer": (RecordReferrerAnswer, screening.record_referrer_answer, True),
     "consultation": (RecordConsultation, screening.record_consultation, False),
     "notification_sent": (RecordNotificationSent, screening.record_notification_sent, False),
+    "milestone_done": (MarkDone, timelines.mark_done, False),
+    "delay": (RecordDelay, timelines.record_delay, True),
+    "cspr": (RecordCspr, timelines.record_cspr, True),
+    "complaint": (RecordComplaint, timelines.record_complaint, True),
 }
 CHANNELS = ("slack", "teams", "email", "calendar")
 StepHook = Callable[[dt.datetime, str, dict[str, Any]], None]
@@ -170,6 +176,7 @@ async def simulate(
     clock = ManualClock(start)
     service = Service.create(cfg, clock, "sqlite+aiosqlite://")
     await upgrade(service.engine)
+    await service.read(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
     sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step)
     try:
         for index, step in enumerate(steps):
