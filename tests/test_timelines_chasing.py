@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import AppConfig, Chase, ChaseStep, Role
 from bot.delivery import Delivery
+from bot.flows import timers
 from bot.flows.chasing import rung_time
 from bot.flows.common import Env
 from bot.flows.obligations import open_obligation
@@ -143,3 +144,31 @@ async def test_after_downtime_each_person_hears_once_per_obligation(service: Ser
     assert [s.to for s in sender.sent if s.kind == "delay_prompt"] == ["bm"]
     assert all(s.at == london(2027, 1, 11, 9, 0) for s in sender.sent)
     assert ref
+
+
+async def test_a_long_outage_sends_each_reminder_once_and_one_delay_prompt(service: Service):
+    run = Run(service)
+    await rapid_review(run, london(2026, 12, 22, 10, 0))
+    run.clock.set(london(2027, 1, 11, 9, 0))  # down from Day 1 until Day 12: nothing was marked done
+    fired = await timers.fire_due(service)
+    await run.delivery.drain()
+    sent = run.messages(since=london(2027, 1, 11, 9, 0))
+    keys = await run.obligation_keys()
+    chased = Counter((s.to, keys[s.obligation_id]) for s in sent if s.obligation_id is not None)
+    assert set(chased.values()) == {1}
+    assert {key for _, key in chased} == {
+        "rr:recommend",
+        "rr:templates",
+        "rr:agency_return:la",
+        "rr:agency_return:police",
+        "rr:agency_return:health",
+        "rr:collate",
+        "rr:circulate",
+        "rr:panel_meeting",
+    }
+    assert chased[("la-deputy", "rr:agency_return:la")] == 1 and ("la-deputy", "rr:collate") not in chased
+    # The checks for Days 2, 3 and 10 fell due while down (Tue 29 Dec, Wed 30 Dec, Mon 11 Jan): one asks.
+    assert [s.to for s in sent if s.kind == "delay_prompt"] == ["bm"]
+    outcomes = Counter(r.outcome for r in fired if r.kind == "delay_check")
+    assert outcomes == {"superseded": 2, "sent": 1}
+    assert await timers.fire_due(service) == []  # and nothing is left to send twice

@@ -153,17 +153,20 @@ async def invite_due(reminder: Reminder, uow: UnitOfWork, env: Env) -> None:
 
 
 async def delay_check_due(reminder: Reminder, uow: UnitOfWork, env: Env) -> None:
-    """Handler: if the plan day's milestones are still open and the plan no longer fits the statutory
-    date, ask the Business Manager to record a delay (`delay_prompt`)."""
-    case = await uow.session.get(Case, reminder.case_id)
+    """Handler: if a milestone is overdue and the rest of the plan no longer fits before the statutory
+    date, ask the Business Manager to record a delay (`delay_prompt`), once per check. After
+    downtime, only the latest check that fell due speaks."""
+    case = await uow.session.get(Case, reminder.case_id, with_for_update=True)  # one check at a time
     if case is None or case.delay_recorded_at is not None:
         reminder.outcome = "delay_recorded"
         return
-    now, day = env.now(), reminder.payload["day"]
+    now = env.now()
+    if await _later_check_due(uow, reminder, now):
+        reminder.outcome = "superseded"
+        return
     open_obs = await case_obligations(uow, case, "open")
     risk = plan_risk(env, case, open_obs, now)
-    late = [o for o in open_obs if o.key.startswith(RR_PREFIX) and o.plan_day == day and now > o.due_at]
-    if not late or risk is None or not risk.slipped(now):
+    if risk is None or not risk.slipped(now):
         reminder.outcome = "on_track"
         return
     go_at = env.cal.next_working_moment(now)
@@ -171,11 +174,25 @@ async def delay_check_due(reminder: Reminder, uow: UnitOfWork, env: Env) -> None
         reminder.due_at, reminder.outcome = go_at, "deferred"
         return
     overdue = [o for o in open_obs if o.key.startswith(RR_PREFIX) and now > o.due_at]
+    day = reminder.payload["day"]
     for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
         message = notices.delay_prompt(env, case, overdue, risk.left, risk.need)
         post(uow, env, bm, message, f"delay_prompt:{case.id}:{day}:{bm.id}", case)
     audit(uow, env, "panelbot", "delay_prompt", case, day=day, left=risk.left, need=risk.need)
     reminder.outcome = "sent"
+
+
+async def _later_check_due(uow: UnitOfWork, reminder: Reminder, now: dt.datetime) -> bool:
+    checks = await uow.session.scalars(
+        select(Reminder).where(
+            Reminder.case_id == reminder.case_id,
+            Reminder.kind == "delay_check",
+            Reminder.id != reminder.id,
+            Reminder.state != "cancelled",
+            Reminder.due_at <= now,
+        )
+    )
+    return any((c.due_at, c.id) > (reminder.due_at, reminder.id) for c in checks)
 
 
 # --- marking things done -------------------------------------------------------------------
