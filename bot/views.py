@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.flows.common import Env, load_case
 from storage.models import Case, Decision, Obligation, OutboxMessage, ScreeningRound, Scrutiny, Vote
 from storage.uow import UnitOfWork
 
-OPEN_STATUSES = ("screening", "deadlock", "awaiting_referrer", "decided", "rapid_review")
+SCREENING_STATUSES = ("screening", "deadlock", "awaiting_referrer")
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -104,8 +104,9 @@ def _message(m: OutboxMessage) -> dict[str, Any]:
 
 async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[str, Any]]:
     query = select(Case).order_by(Case.received_at)
-    if open_only:
-        query = query.where(Case.status.in_(OPEN_STATUSES))
+    if open_only:  # still screening, or someone still owes something on it
+        owed = select(Obligation.id).where(Obligation.case_id == Case.id, Obligation.state == "open").exists()
+        query = query.where(or_(Case.status.in_(SCREENING_STATUSES), owed))
     rows = []
     for case in await uow.session.scalars(query):
         nxt = await next_deadline(uow, case)

@@ -288,3 +288,30 @@ async def test_no_notification_for_a_case_that_is_not_notifiable(service):
 def test_referral_needs_a_panel_summary():
     with pytest.raises(ValidationError, match="panel_summary"):
         RegisterReferral(by="bm", referrer={"name": "X"}, panel_summary="")
+
+
+async def test_disagreeing_again_after_concurring_tells_the_business_manager_again(service):
+    case = await refer(service)
+    await vote(service, "la-dsp", case.ref, "no_further_action")
+    await vote(service, "police-dsp", case.ref, "no_further_action")
+    comment = "Serious harm looks met; I would like the panel to explain its rationale."
+    for verdict in ("disagree", "concur", "disagree"):  # all at the same instant
+        await service.run(
+            screening.record_scrutiny,
+            RecordScrutiny(
+                by="scrutineer", ref=case.ref, verdict=verdict, comment=comment if verdict == "disagree" else None
+            ),
+        )
+    assert len(await outbox(service, "scrutiny_disagreement")) == 2
+
+
+async def test_open_cases_are_those_screening_or_still_owing_something(service):
+    from bot.views import cases_view
+
+    closed = await refer(service)
+    await vote(service, "la-dsp", closed.ref, "no_further_action")
+    await vote(service, "police-dsp", closed.ref, "no_further_action")
+    await service.run(screening.record_scrutiny, RecordScrutiny(by="scrutineer", ref=closed.ref, verdict="concur"))
+    screening_case = await refer(service)
+    rows = await service.read(lambda uow: cases_view(uow, service.env, open_only=True))
+    assert [r["ref"] for r in rows] == [screening_case.ref]

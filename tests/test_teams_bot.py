@@ -22,6 +22,7 @@ from tests.fakes.teams_env import (
     TeamsWorld,
     all_in_teams,
     config_with,
+    person,
     start_world,
     stop_world,
     teams_settings,
@@ -348,3 +349,38 @@ async def test_scrutineer_disagrees_on_the_card_and_a_meeting_is_queued(teams_wo
             "pat.quinn@example.org",
         ]
     )
+
+
+HEALTH_LEAD = "66666666-6666-4666-8666-666666666666"
+
+
+def health_lead_in_teams(data: dict) -> None:
+    all_in_teams(data)
+    person(data, "health-lead").update(channel="teams", teams=HEALTH_LEAD)
+
+
+@pytest.fixture
+async def lead_world(clock, db_url) -> AsyncIterator[TeamsWorld]:
+    async for w in make_world(config_with(health_lead_in_teams), clock, db_url):
+        yield w
+
+
+async def test_agency_lead_marks_the_day_10_return_done_from_a_card(lead_world: TeamsWorld) -> None:
+    from bot.flows import screening
+    from bot.flows.commands import RecordNotificationSent
+    from storage.models import Obligation
+    from tests.helpers import vote
+
+    w = lead_world
+    lead = w.user(HEALTH_LEAD, "Robin Ahmed")
+    await lead.install()
+    ref = await refer(w.service)
+    await vote(w.service, "la-dsp", ref, "rapid_review", True)
+    await vote(w.service, "health-dsp", ref, "rapid_review", True)
+    await w.service.run(screening.record_notification_sent, RecordNotificationSent(by="la-hos", ref=ref))
+    await w.drain()
+    [task] = [c for c in w.connector.cards_to(lead) if "Mark done" in card_text(c.card)]
+    result = await lead.execute(task.card, "milestone_done", {"note": "Chronology and summary sent by e-mail."})
+    assert "error" not in card_text(result).lower()
+    [ob] = await rows(w.service, Obligation, Obligation.key.like("%agency_return:health"))
+    assert (ob.state, ob.done_by, ob.note) == ("done", "health-lead", "Chronology and summary sent by e-mail.")

@@ -258,17 +258,17 @@ async def _vote_after_decision(
         rationale=cmd.rationale,
         recorded_as_vote=vote is None,
     )
-    late_count = await _count_audits(uow, case, person.id)
+    late_count = await _count_audits(uow, case, person.id, "vote_after_decision")
     post(uow, env, person, notices.late_vote(env, case, decision), f"late_vote:{rnd.id}:{person.id}:{late_count}", case)
     return VoteResult(case.ref, person.agency, "after_decision", decision)
 
 
-async def _count_audits(uow: UnitOfWork, case: Case, actor: str) -> int:
+async def _count_audits(uow: UnitOfWork, case: Case, actor: str, action: str) -> int:
     return (
         await uow.session.scalar(
             select(func.count())
             .select_from(AuditEvent)
-            .where(AuditEvent.case_id == case.id, AuditEvent.actor == actor, AuditEvent.action == "vote_after_decision")
+            .where(AuditEvent.case_id == case.id, AuditEvent.actor == actor, AuditEvent.action == action)
         )
         or 0
     )
@@ -527,7 +527,8 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
     if cmd.verdict == "disagree":
         for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
             message = notices.scrutiny_disagreement(env, case, person.name, cmd.comment or "")
-            post(uow, env, bm, message, f"scrutiny_disagreement:{row.id}:{bm.id}:{row.at.isoformat()}", case)
+            nth = await _count_audits(uow, case, person.id, "scrutiny_disagree")
+            post(uow, env, bm, message, f"scrutiny_disagreement:{row.id}:{bm.id}:{nth}", case)
         await _meet_after_disagreement(uow, env, case, decision, person)
     return row
 

@@ -161,6 +161,7 @@ class TeamsAgent:
     ) -> AdaptiveCardInvokeResponse:
         form = forms.FORMS[verb]
         values = {f.name: data[f.name] for f in form.fields if data.get(f.name) is not None}
+        values |= hidden_values(form, str(info.get("value") or ""))
         ref = str(info.get("ref") or "")
         reply = await actions.submit(self.service, verb, person.id, ref, values)
         if not reply.ok:
@@ -193,6 +194,14 @@ class TeamsAgent:
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         log.error("Teams turn failed: %s", error, exc_info=error)
         await context.send_activity(GENERIC_ERROR)
+
+
+def hidden_values(form: forms.Form, value: str) -> dict[str, str]:
+    """What the button that opened the form carries besides its inputs (a milestone's key): never a
+    form field, so nothing a person typed or chose is overridden."""
+    fields = {f.name for f in form.fields}
+    openers = [a for a, f in actions.FORM_FOR_ACTION.items() if f is form]
+    return {k: v for a in openers for k, v in actions.preset_for(a, value).items() if k not in fields}
 
 
 def card_response(card: dict[str, Any]) -> AdaptiveCardInvokeResponse:
