@@ -42,6 +42,7 @@ class Outgoing:
     kind: str
     message: Message
     replaces: dict[str, Any] | None  # the sent original's external ref, when this updates it in place
+    attempts: int = 1  # this one included: above 1, an earlier attempt may have reached the platform
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class Delivery:
             row.attempts += 1
             message = Message.model_validate(row.payload)
             items.append(
-                Outgoing(row.id, row.key, row.channel, row.address, row.person_id, row.kind, message, replaces)
+                Outgoing(
+                    row.id, row.key, row.channel, row.address, row.person_id, row.kind, message, replaces, row.attempts
+                )
             )
         return items
 

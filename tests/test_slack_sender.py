@@ -146,3 +146,23 @@ async def test_other_permanent_errors_fail_their_rows_at_once(steps: Steps) -> N
     got = [(rows[p].state, rows[p].attempts, rows[p].last_error) for p in ("la-dsp", "police-dsp", "health-dsp")]
     assert got == [("failed", 1, e) for e in errors]
     assert len(await steps.outbox(kind="delivery_failed", channel="email")) == 3
+
+
+async def test_a_post_whose_process_died_before_recording_it_is_not_posted_again(steps: Steps) -> None:
+    api = steps.api
+    await steps.register()
+    row = await la_request_row(steps)
+    [posted] = la_requests(api)
+
+    async def as_left_by_a_crash(uow) -> None:  # posted, but the outbox never heard: still leased
+        leased = await uow.session.get(OutboxMessage, row.id)
+        leased.state, leased.sent_at, leased.external_ref = "sending", None, None
+        leased.next_attempt_at = steps.service.clock.now() + dt.timedelta(minutes=2)
+
+    await steps.service.read(as_left_by_a_crash)
+    steps.service.clock.advance(dt.timedelta(minutes=2))  # the lease runs out; another worker takes it
+    await steps.drain()
+    row = await la_request_row(steps)
+    assert (row.state, row.attempts) == ("sent", 2)
+    assert row.external_ref == {"channel": posted["channel"], "ts": posted["ts"]}
+    assert la_requests(api) == [posted]

@@ -368,7 +368,9 @@ HomePublisher = Callable[[AsyncWebClient, str], Awaitable[None]]
 class SlackSender:
     """Delivers outbox rows to Slack DMs. Never retries by itself: the outbox does, so a retry that
     succeeded is recorded once and never repeated. A post whose outcome is unknown (timeout, 5xx)
-    is looked up by its outbox key in the DM's history before it is posted again."""
+    is looked up by its outbox key in the DM's history before it is posted again; so is any row on
+    its second or later attempt, which covers a process that died after posting but before the
+    outbox recorded it."""
 
     def __init__(self, client: AsyncWebClient, publish_home: HomePublisher | None = None) -> None:
         self.client = client
@@ -403,7 +405,7 @@ class SlackSender:
                 if _error(exc) not in UPDATE_GONE:
                     raise
                 log.info("outbox row %s: original message gone (%s); posting anew", item.id, _error(exc))
-        if item.key in self._uncertain:
+        if item.key in self._uncertain or item.attempts > 1:
             found = await self._find_posted(item)
             if found is not None:
                 return found
