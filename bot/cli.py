@@ -3,30 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any
 
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
 
 from bot import cli_teams, cli_timeline, render
 from bot import deadlines as deadline_calc
-from bot.config import AppConfig, ConfigError, Role, load_config
+from bot.cli_common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
+from bot.config import Role
 from bot.flows import screening
 from bot.flows.commands import RegisterReferral, field_errors
-from bot.flows.common import FlowError
-from bot.service import Service
-from bot.settings import Settings
 from bot.simulate import ScenarioError, load_scenario, simulate
 from bot.views import case_view, cases_view
 
-T = TypeVar("T")
 DATA = Path(__file__).with_name("data")
 DEMO_SCENARIO = DATA / "demo.yaml"
 
@@ -43,35 +36,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
 app.add_typer(referral_app, name="referral")
 app.add_typer(case_app, name="case")
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="app.yaml to use (default: $PANELBOT_CONFIG or ./app.yaml)")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    return Settings()
-
-
-def config_or_exit(path: Path | None) -> AppConfig:
-    try:
-        return load_config(path or settings().panelbot_config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"{exc.source}: {problem}", highlight=False, markup=False)
-        raise typer.Exit(2) from None
-
-
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 @config_app.command("check")
@@ -147,29 +111,6 @@ def serve(
         fail(str(exc))
     except KeyboardInterrupt:
         pass
-
-
-def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]]) -> T:
-    """Run `work` against the configured case store, refusing a schema that is behind."""
-    from bot.clock import SystemClock
-    from storage.migrate import SchemaBehind, require_current_schema
-
-    cfg = config_or_exit(config)
-
-    async def run() -> T:
-        service = Service.create(cfg, SystemClock(), settings().panelbot_database_url)
-        try:
-            await require_current_schema(service.engine)
-            return await work(service)
-        finally:
-            await service.close()
-
-    try:
-        return asyncio.run(run())
-    except SchemaBehind as exc:
-        fail(str(exc))
-    except FlowError as exc:
-        fail(exc.message)
 
 
 @referral_app.command("add")

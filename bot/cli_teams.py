@@ -1,7 +1,6 @@
 """`panelbot` commands for Microsoft Teams and the directory: `teams package`, `roster sync`.
 
-Wired into `bot.cli` by `register(app)`; the shared helpers are taken from `bot.cli` when a
-command runs, so importing this module never re-enters `bot.cli`.
+Wired into `bot.cli` by `register(app)`; the shared helpers come from `bot.cli_common`.
 """
 
 from __future__ import annotations
@@ -20,21 +19,14 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from bot import cli_common as cli
+from bot.cli_common import ConfigOpt
 from bot.config import AppConfig, ConfigError, Person, parse_config
 from bot.graph import GraphClient, GraphError
 from bot.settings import Settings
 
 TEAMS_DIR = Path(__file__).resolve().parent.parent / "teams"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="app.yaml to use (default: $PANELBOT_CONFIG or ./app.yaml)")
-]
-
-
-def _cli() -> Any:
-    from bot import cli
-
-    return cli
 
 
 # --- teams package ------------------------------------------------------------------------------
@@ -68,7 +60,6 @@ def package(
     out: Annotated[Path, typer.Option(help="Where to write the zip.")] = TEAMS_DIR / "panelbot-teams.zip",
 ) -> None:
     """Write the Teams app package (manifest and icons) for upload, with the bot id from the environment."""
-    cli = _cli()
     bot_id = Settings().teams_client_id or ""
     if not GUID.match(bot_id):
         cli.fail("set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID to the Azure Bot's app (client) id")
@@ -150,7 +141,6 @@ def sync(
     """Check the roster against Entra ID: people not found, and teams ids that differ from app.yaml.
 
     Changes nothing unless --write is given. Exit 0 all found and matching, 1 otherwise."""
-    cli = _cli()
     path = Path(config or cli.settings().panelbot_config)
     cfg = cli.config_or_exit(path)
     settings = cli.settings()
@@ -174,7 +164,7 @@ async def _sync(cfg: AppConfig, settings: Settings) -> list[SyncLine]:
     try:
         return await sync_roster(cfg, graph, settings.graph_tenant_id)
     except GraphError as exc:
-        _cli().fail(f"directory look-up failed: {exc}", code=1)
+        cli.fail(f"directory look-up failed: {exc}", code=1)
     finally:
         await graph.close()
 

@@ -1,12 +1,10 @@
 """`panelbot` commands for timelines: timeline, tick, milestone done, delay, cspr, complaint.
 
-Wired into `bot.cli` by `register(app)`. The shared helpers (config, settings, output) are taken
-from `bot.cli` when a command runs, so importing this module never re-enters `bot.cli`.
+Wired into `bot.cli` by `register(app)`; the shared helpers come from `bot.cli_common`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,46 +14,17 @@ import typer
 from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
+from bot.cli_common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
 from bot.clock import Clock, ManualClock, SystemClock
 from bot.service import Service
 
 T = TypeVar("T")
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="app.yaml to use (default: $PANELBOT_CONFIG or ./app.yaml)")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Roster id of the person doing it.")]
 RAG_STYLE = {"red": "[red]RED[/red]", "amber": "[yellow]AMBER[/yellow]", "green": "[green]GREEN[/green]"}
 
 
-def _cli() -> Any:
-    from bot import cli
-
-    return cli
-
-
 def _run(config: Path | None, work: Callable[[Service], Awaitable[T]], clock: Clock | None = None) -> T:
-    """`work` against the configured case store, with the schema checked and flow errors shown."""
-    from bot.flows.common import FlowError
-    from storage.migrate import SchemaBehind, require_current_schema
-
-    cli = _cli()
-    cfg = cli.config_or_exit(config)
-
-    async def run() -> T:
-        service = Service.create(cfg, clock or SystemClock(), cli.settings().panelbot_database_url)
-        try:
-            await require_current_schema(service.engine)
-            return await work(service)
-        finally:
-            await service.close()
-
-    try:
-        return asyncio.run(run())
-    except SchemaBehind as exc:
-        cli.fail(str(exc))
-    except FlowError as exc:
-        cli.fail(exc.message, 1)
+    return run_with_service(config, work, clock or SystemClock())
 
 
 def _command(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
@@ -64,7 +33,7 @@ def _command(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
-        _cli().fail("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
+        fail("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
 
 
 async def _with_due(service: Service, running: Awaitable[Any]) -> tuple[Any, str]:
@@ -79,7 +48,7 @@ def _date(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        _cli().fail(f"{text!r} is not a date: use ISO 8601, for example 2027-01-18.")
+        fail(f"{text!r} is not a date: use ISO 8601, for example 2027-01-18.")
 
 
 # --- timeline ------------------------------------------------------------------------------
@@ -91,9 +60,8 @@ def timeline_cmd(ref: str, config: ConfigOpt = None, as_json: JsonOpt = False) -
 
     view = _run(config, lambda svc: svc.read(lambda uow: timeline(uow, svc.env, ref)))
     if as_json:
-        _cli().print_json(view)
+        print_json(view)
         return
-    out = _cli().out
     head = f"{view['ref']} ({view['status']})"
     if view["rag"]:
         head += f" — {RAG_STYLE[view['rag']]}"
@@ -133,18 +101,17 @@ def tick_cmd(
     """One pass by hand: fire the reminders that are due, deliver with the configured senders."""
     from bot.deadlines import parse_when
 
-    cfg = _cli().config_or_exit(config)
+    cfg = config_or_exit(config)
     clock: Clock = SystemClock()
     if now is not None:
         try:
             clock = ManualClock(parse_when(now, cfg.tz, day_start=cfg.working_hours.start))
         except ValueError as exc:
-            _cli().fail(str(exc))
+            fail(str(exc))
     result = _run(config, _tick, clock)
     if as_json:
-        _cli().print_json(result)
+        print_json(result)
         return
-    out = _cli().out
     out.print(f"{result['now']}: {len(result['fired'])} reminders fired, {result['delivered']} messages delivered")
     for r in result["fired"]:
         out.print(f"  {r['kind']:<11} {r['outcome'] or '':<11} {r['key']}", highlight=False)
@@ -162,7 +129,7 @@ async def _tick(service: Service) -> dict[str, Any]:
     from storage.models import OutboxMessage
 
     worker = worker_name()
-    senders = build_senders(_cli().settings(), service)
+    senders = build_senders(settings(), service)
     result = await Ticker(service, Delivery(service, senders, worker), worker).tick()
 
     async def waiting(uow: Any) -> dict[str, int]:
@@ -200,7 +167,7 @@ def milestone_done(
 
     cmd = _command(MarkDone, {"by": by, "ref": ref, "key": key, "note": note})
     ob = _run(config, lambda svc: svc.run(mark_done, cmd))
-    _cli().out.print(f"{ref.upper()}: {ob.key} is {ob.state} (by {ob.done_by}).", highlight=False)
+    out.print(f"{ref.upper()}: {ob.key} is {ob.state} (by {ob.done_by}).", highlight=False)
 
 
 def delay_cmd(
@@ -216,7 +183,7 @@ def delay_cmd(
 
     cmd = _command(RecordDelay, {"by": by, "ref": ref, "reason": reason, "expected": _date(expected)})
     ob, due = _run(config, lambda svc: _with_due(svc, svc.run(record_delay, cmd)))
-    _cli().out.print(f"{ref.upper()}: delay recorded. {ob.what}: due {due}.", highlight=False)
+    out.print(f"{ref.upper()}: delay recorded. {ob.what}: due {due}.", highlight=False)
 
 
 def cspr_cmd(
@@ -233,7 +200,7 @@ def cspr_cmd(
     data = {"by": by, "ref": ref, "decided_on": _date(decided), "publication_on": _date(publication)}
     cmd = _command(RecordCspr, data)
     case = _run(config, lambda svc: svc.run(record_cspr, cmd))
-    _cli().out.print(
+    out.print(
         f"{case.ref}: local CSPR decided {case.cspr_decided_on}, publication {case.cspr_publication_on or 'not set'}.",
         highlight=False,
     )
@@ -253,7 +220,7 @@ def complaint_cmd(
     data = {"by": by, "ref": ref, "received_on": _date(received), "summary": summary}
     cmd = _command(RecordComplaint, data)
     ob, due = _run(config, lambda svc: _with_due(svc, svc.run(record_complaint, cmd)))
-    _cli().out.print(f"{ref.upper()}: {ob.key} recorded; the written response is due {due}.", highlight=False)
+    out.print(f"{ref.upper()}: {ob.key} recorded; the written response is due {due}.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

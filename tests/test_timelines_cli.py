@@ -57,7 +57,7 @@ def test_timeline_lists_obligations_in_order_with_rag(case_ref: str, monkeypatch
     assert rows["rr:agency_return:police"]["owner"] == "Greater Manchester Police agency lead (Casey Ward)"
     assert (rows["rr:notify"]["state"], rows["rr:notify"]["rag"]) == ("done", None)
     assert view["rag"] == "red"
-    monkeypatch.setattr("bot.cli.out", Console(width=220))
+    monkeypatch.setattr(cli_timeline, "out", Console(width=220))
     table = cli("timeline", case_ref)
     assert "rr:agency_return:police" in table and "Casey Ward" in table
     assert "Plan at risk: 14 working days left to the statutory date, the plan needs 14" in table
@@ -68,7 +68,7 @@ def test_milestone_done_by_the_owner_and_refused_to_others(case_ref: str):
     cli("milestone", "done", case_ref, "agency_return", "--by", "police-lead")  # the lead's own agency's
     refused = cli("milestone", "done", case_ref, "collate", "--by", "la-lead", code=1)
     assert "Only the Business Manager can mark this done" in refused
-    cli("milestone", "done", case_ref, "nonsense", "--by", "bm", code=1)
+    cli("milestone", "done", case_ref, "nonsense", "--by", "bm", code=2)  # an unknown key is bad input
     rows = {o["key"]: o for o in timeline(case_ref)["obligations"]}
     assert (rows["rr:templates"]["state"], rows["rr:templates"]["note"]) == ("done", "Sent by e-mail")
     assert rows["rr:agency_return:police"]["done_by"] == "police-lead"
