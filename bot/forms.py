@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.flows.commands import RATIONALE_MAX, RATIONALE_MIN
 from bot.flows.tally import PATHWAY_LABELS
 
 
@@ -31,6 +32,7 @@ class Form:
         return next(f for f in self.fields if f.name == name)
 
 
+NOTIFIABLE = Field("notifiable", "Notifiable to the National Panel?", "yes_no")
 PATHWAY_OPTIONS = tuple((p.value, label) for p, label in PATHWAY_LABELS.items())
 
 VOTE = Form(
@@ -39,14 +41,16 @@ VOTE = Form(
     "Record vote",
     (
         Field("pathway", "Pathway", "choice", options=PATHWAY_OPTIONS),
-        Field("notifiable", "Notifiable to the National Panel?", "yes_no"),
-        Field("rationale", "Rationale for the decision", "multiline", min_length=20, max_length=3000),
+        NOTIFIABLE,
+        Field(
+            "rationale", "Rationale for the decision", "multiline", min_length=RATIONALE_MIN, max_length=RATIONALE_MAX
+        ),
         Field(
             "abuse_nature",
             "Nature of the known or suspected abuse or neglect (Rapid Review)",
             "multiline",
             required=False,
-            max_length=3000,
+            max_length=RATIONALE_MAX,
             hint="Required for a Rapid Review vote (Part B 2.2 a).",
         ),
         Field(
@@ -54,7 +58,7 @@ VOTE = Form(
             "How the serious-harm criteria were judged (Rapid Review)",
             "multiline",
             required=False,
-            max_length=3000,
+            max_length=RATIONALE_MAX,
             hint="Required for a Rapid Review vote (Part B 2.2 b).",
         ),
     ),
@@ -64,7 +68,7 @@ DISAGREE = Form(
     "scrutiny_disagree",
     "Disagree with the outcome",
     "Send",
-    (Field("comment", "Why do you disagree?", "multiline", min_length=10, max_length=3000),),
+    (Field("comment", "Why do you disagree?", "multiline", min_length=10, max_length=RATIONALE_MAX),),
 )
 
 CONSULTATION = Form(
@@ -73,8 +77,8 @@ CONSULTATION = Form(
     "Record outcome",
     (
         Field("pathway", "Pathway agreed", "choice", options=PATHWAY_OPTIONS),
-        Field("notifiable", "Notifiable to the National Panel?", "yes_no"),
-        Field("rationale", "Rationale", "multiline", min_length=20, max_length=3000),
+        NOTIFIABLE,
+        Field("rationale", "Rationale", "multiline", min_length=RATIONALE_MIN, max_length=RATIONALE_MAX),
         Field(
             "how",
             "How the consultation was held",
@@ -97,7 +101,7 @@ MILESTONE_DONE = Form(
     "milestone_done",
     "Mark done",
     "Mark done",
-    (Field("note", "Note (what happened)", "multiline", required=False, max_length=3000),),
+    (Field("note", "Note (what happened)", "multiline", required=False, max_length=RATIONALE_MAX),),
 )
 
 DELAY = Form(
@@ -105,7 +109,7 @@ DELAY = Form(
     "Record a Rapid Review delay",
     "Record delay",
     (
-        Field("reason", "Why the Rapid Review will be late", "multiline", min_length=10, max_length=3000),
+        Field("reason", "Why the Rapid Review will be late", "multiline", min_length=10, max_length=RATIONALE_MAX),
         Field("expected", "Expected completion date", "date", hint="The National Panel is told this date."),
     ),
 )
@@ -132,7 +136,7 @@ REFERRAL = Form(
             "Summary for the panel (no names, no addresses)",
             "multiline",
             min_length=20,
-            max_length=3000,
+            max_length=RATIONALE_MAX,
             hint="This is what panel members see in chat.",
         ),
     ),

@@ -17,7 +17,8 @@ from bot.flows.tally import Pathway
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=3000)]
+RATIONALE_MIN, RATIONALE_MAX = 20, 3000  # the limits forms show are these, from `bot.forms`
+Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=RATIONALE_MIN, max_length=RATIONALE_MAX)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=32)]
 
 
@@ -61,7 +62,7 @@ class RegisterReferral(Command):
     agency_work: Text | None = None
     review_reason: Text | None = None
     additional_info: Text | None = None
-    panel_summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=20, max_length=3000)]
+    panel_summary: Rationale  # the same bounds: enough to decide on, short enough for a chat message
 
 
 class CastVote(Command):
