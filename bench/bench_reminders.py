@@ -23,10 +23,11 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.config import load_config
-from bot.delivery import Delivery, RecordingSender
-from bot.flows import screening, timers
 from bot.flows.commands import RegisterReferral
+from bot.flows.screening import panel as screening
 from bot.service import Service
+from bot.worker import reminders as timers
+from bot.worker.outbox import Delivery, RecordingSender
 from storage.migrate import upgrade
 from storage.models import Obligation, OutboxMessage, Reminder
 

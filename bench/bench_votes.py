@@ -20,8 +20,8 @@ import sqlalchemy as sa
 
 from bot.clock import ManualClock
 from bot.config import load_config
-from bot.flows import screening
 from bot.flows.commands import CastVote, RegisterReferral
+from bot.flows.screening import panel as screening
 from bot.service import Service
 from storage.migrate import upgrade
 

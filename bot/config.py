@@ -229,6 +229,11 @@ class Person(Strict):
     def has(self, role: Role) -> bool:
         return role in self.roles
 
+    @property
+    def may_vote(self) -> bool:
+        """A panel member or a deputy of an agency: either may cast that agency's vote."""
+        return self.agency is not None and (self.has(Role.PANEL_MEMBER) or self.has(Role.DEPUTY))
+
 
 class AppConfig(Strict):
     partnership: Partnership

@@ -1,12 +1,12 @@
 """Neutral form definitions: what a person fills in. Slack renders them as modals, Teams as
-Adaptive Card inputs; both submit `{field name: string}` back through `bot.handlers.actions`."""
+Adaptive Card inputs; both submit `{field name: string}` back through `bot.interactions`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from bot.flows.commands import RATIONALE_MAX, RATIONALE_MIN
-from bot.flows.tally import PATHWAY_LABELS
+from bot.flows.screening.tally import PATHWAY_LABELS
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from bot.config import AppConfig
-from bot.delivery import Outgoing
-from bot.flows.tally import PATHWAY_LABELS, Pathway
+from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
+from bot.worker.outbox import Outgoing
 
 LONDON = ZoneInfo("Europe/London")
 

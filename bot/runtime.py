@@ -1,4 +1,5 @@
-"""Putting `panelbot serve` together: the service, the senders, the web app and the ticker."""
+"""Putting `panelbot serve` together: the service, each platform's sender, the web app and the ticker.
+With `server.py` and the CLI, the only place that knows every platform."""
 
 from __future__ import annotations
 
@@ -7,17 +8,43 @@ import socket
 
 from aiohttp import web
 
-from bot.channels import build_senders
 from bot.clock import SystemClock
 from bot.config import AppConfig
-from bot.delivery import Delivery
-from bot.scheduler import Ticker, run_ticker
 from bot.server import build_web_app
 from bot.service import Service
-from bot.settings import Settings
+from bot.settings import Settings, reveal
+from bot.worker.outbox import Delivery, Sender
+from bot.worker.ticker import Ticker, run_ticker
 from storage.migrate import require_current_schema
 
 log = logging.getLogger("panelbot")
+
+
+def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
+    senders: dict[str, Sender] = {}
+    if settings.slack_bot_token:
+        from bot.handlers.slack.home import home_publisher
+        from bot.handlers.slack.sender import SlackSender, sending_client
+
+        client = sending_client(reveal(settings.slack_bot_token) or "", settings.slack_api_url)
+        senders["slack"] = SlackSender(client, home_publisher(service))
+    if settings.teams_enabled:
+        from bot.handlers.teams.connection import auth_configuration, build_adapter
+        from bot.handlers.teams.sender import TeamsSender
+
+        adapter = build_adapter(auth_configuration(settings))
+        anonymous = settings.teams_anonymous_allowed
+        senders["teams"] = TeamsSender(service, adapter, settings.teams_client_id, anonymous=anonymous)
+    if settings.graph_enabled:
+        from bot.handlers.graph.calendar import CalendarSender
+        from bot.handlers.graph.client import GraphClient
+        from bot.handlers.graph.mail import EmailSender
+
+        graph = GraphClient.from_settings(settings)
+        partnership = service.cfg.partnership
+        senders["email"] = EmailSender(graph, partnership.mailbox, partnership.name)
+        senders["calendar"] = CalendarSender(graph, service)
+    return senders
 
 
 def worker_name() -> str:
@@ -53,7 +80,7 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
     slack_socket = None
     try:
         if socket_mode:
-            from bot.handlers.slack import start_socket_mode
+            from bot.handlers.slack.listeners import start_socket_mode
 
             slack_socket = await start_socket_mode(app, settings)
         await run_ticker(Ticker(service, delivery, worker_name()))  # reminders and delivery, until stopped

@@ -33,11 +33,11 @@ def build_web_app(service: Service, settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
     if settings.slack_bot_token:
-        from bot.handlers import slack
+        from bot.handlers.slack import listeners
 
-        slack.mount(app, service, settings)
+        listeners.mount(app, service, settings)
     if settings.teams_enabled:
-        from bot.handlers import teams
+        from bot.handlers.teams import agent
 
-        teams.mount(app, service, settings)
+        agent.mount(app, service, settings)
     return app

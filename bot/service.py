@@ -55,7 +55,14 @@ class Service:
 
         await in_transaction(self.sessions, write)
 
+    async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Work that writes outside a command (the workers' claims, a Teams conversation reference):
+        committed as a whole, or rolled back."""
+        return await in_transaction(self.sessions, work)
+
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """Work that only reads (views). Today the same transaction as `transact`; kept apart so a
+        reader never needs a writer's lock."""
         return await in_transaction(self.sessions, work)
 
     async def close(self) -> None:

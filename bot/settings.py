@@ -1,8 +1,10 @@
-"""Secrets and endpoints from the environment (never from app.yaml or the repository)."""
+"""Secrets and endpoints from the environment (never from app.yaml or the repository), read once
+at start. Secrets are `SecretStr`, so a log line or a traceback that shows the settings shows `**********`;
+`reveal` hands the value to the one client that needs it."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.db import DEFAULT_URL
@@ -14,14 +16,14 @@ class Settings(BaseSettings):
     panelbot_database_url: str = DEFAULT_URL
     panelbot_config: str = "app.yaml"
 
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None  # xapp-…, Socket Mode
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None  # xapp-…, Socket Mode
     slack_api_url: str | None = None  # Web API base URL override (proxy, tests)
 
     # Microsoft 365 Agents SDK reads CONNECTIONS__SERVICE_CONNECTION__SETTINGS__* itself.
     teams_client_id: str | None = Field(default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID")
-    teams_client_secret: str | None = Field(
+    teams_client_secret: SecretStr | None = Field(
         default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET"
     )
     teams_tenant_id: str | None = Field(default=None, alias="CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID")
@@ -29,7 +31,7 @@ class Settings(BaseSettings):
 
     graph_tenant_id: str | None = None
     graph_client_id: str | None = None
-    graph_client_secret: str | None = None
+    graph_client_secret: SecretStr | None = None
     graph_base_url: str | None = None  # e.g. http://127.0.0.1:8999/v1.0 in tests
     graph_authority_host: str | None = None  # Entra sign-in host for a sovereign cloud (https only)
 
@@ -44,3 +46,7 @@ class Settings(BaseSettings):
     @property
     def graph_enabled(self) -> bool:
         return bool(self.graph_tenant_id and self.graph_client_id and self.graph_client_secret)
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

@@ -21,12 +21,13 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.config import AppConfig, ConfigError, Role, parse_config
 from bot.deadlines import parse_when
-from bot.delivery import Delivery, Outgoing, RecordingSender
-from bot.flows import screening, timelines, timers
-from bot.flows.chasing import ensure_digest
 from bot.flows.commands import (
     CastVote,
+    MarkDone,
+    RecordComplaint,
     RecordConsultation,
+    RecordCspr,
+    RecordDelay,
     RecordNotificationSent,
     RecordReferrerAnswer,
     RecordScrutiny,
@@ -34,25 +35,29 @@ from bot.flows.commands import (
     field_errors,
 )
 from bot.flows.common import FlowError
-from bot.flows.timeline_commands import MarkDone, RecordComplaint, RecordCspr, RecordDelay
+from bot.flows.screening import panel
+from bot.flows.timelines import plan
+from bot.flows.timelines.chasing import ensure_digest
 from bot.service import Service
 from bot.views import case_view, iso
+from bot.worker import reminders
+from bot.worker.outbox import Delivery, Outgoing, RecordingSender
 from storage.migrate import upgrade
 from storage.models import Case, OutboxMessage
 from storage.uow import UnitOfWork
 
 # step name → (command model, flow, whether `by` defaults to the Business Manager)
 STEPS: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]], bool]] = {
-    "referral": (RegisterReferral, screening.register_referral, True),
-    "vote": (CastVote, screening.cast_vote, False),
-    "scrutiny": (RecordScrutiny, screening.record_scrutiny, False),
-    "referrer_answer": (RecordReferrerAnswer, screening.record_referrer_answer, True),
-    "consultation": (RecordConsultation, screening.record_consultation, False),
-    "notification_sent": (RecordNotificationSent, screening.record_notification_sent, False),
-    "milestone_done": (MarkDone, timelines.mark_done, False),
-    "delay": (RecordDelay, timelines.record_delay, True),
-    "cspr": (RecordCspr, timelines.record_cspr, True),
-    "complaint": (RecordComplaint, timelines.record_complaint, True),
+    "referral": (RegisterReferral, panel.register_referral, True),
+    "vote": (CastVote, panel.cast_vote, False),
+    "scrutiny": (RecordScrutiny, panel.record_scrutiny, False),
+    "referrer_answer": (RecordReferrerAnswer, panel.record_referrer_answer, True),
+    "consultation": (RecordConsultation, panel.record_consultation, False),
+    "notification_sent": (RecordNotificationSent, panel.record_notification_sent, False),
+    "milestone_done": (MarkDone, plan.mark_done, False),
+    "delay": (RecordDelay, plan.record_delay, True),
+    "cspr": (RecordCspr, plan.record_cspr, True),
+    "complaint": (RecordComplaint, plan.record_complaint, True),
 }
 CHANNELS = ("slack", "teams", "email", "calendar")
 StepHook = Callable[[dt.datetime, str, dict[str, Any]], None]
@@ -77,9 +82,9 @@ class Simulation:
 
     async def run_until(self, moment: dt.datetime) -> None:
         """Move the clock to `moment`, stopping at each reminder on the way to fire it on time."""
-        while (due := await timers.next_due(self.service)) is not None and due <= moment:
+        while (due := await reminders.next_due(self.service)) is not None and due <= moment:
             self.clock.set(max(due, self.clock.now()))
-            await timers.fire_due(self.service, "simulate")
+            await reminders.fire_due(self.service, "simulate")
             await self.delivery.drain()
         self.clock.set(max(moment, self.clock.now()))
         await self.delivery.drain()
@@ -176,7 +181,7 @@ async def simulate(
     clock = ManualClock(start)
     service = Service.create(cfg, clock, "sqlite+aiosqlite://")
     await upgrade(service.engine)
-    await service.read(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
+    await service.transact(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
     sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step)
     try:
         for index, step in enumerate(steps):

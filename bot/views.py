@@ -7,15 +7,17 @@ anyone on the roster. Times are ISO 8601 in UTC.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
+from bot.config import Person, Role
 from bot.flows.common import Env, load_case
+from bot.messages import Message
+from bot.states import SCREENING_STATUSES, ObligationState, OutboxState
 from storage.models import Case, Decision, Obligation, OutboxMessage, ScreeningRound, Scrutiny, Vote
 from storage.uow import UnitOfWork
-
-SCREENING_STATUSES = ("screening", "deadlock", "awaiting_referrer")
 
 
 def iso(moment: dt.datetime | None) -> str | None:
@@ -105,7 +107,11 @@ def _message(m: OutboxMessage) -> dict[str, Any]:
 async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[str, Any]]:
     query = select(Case).order_by(Case.received_at)
     if open_only:  # still screening, or someone still owes something on it
-        owed = select(Obligation.id).where(Obligation.case_id == Case.id, Obligation.state == "open").exists()
+        owed = (
+            select(Obligation.id)
+            .where(Obligation.case_id == Case.id, Obligation.state == ObligationState.OPEN)
+            .exists()
+        )
         query = query.where(or_(Case.status.in_(SCREENING_STATUSES), owed))
     rows = []
     for case in await uow.session.scalars(query):
@@ -125,7 +131,62 @@ async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[st
 async def next_deadline(uow: UnitOfWork, case: Case) -> Obligation | None:
     return await uow.session.scalar(
         select(Obligation)
-        .where(Obligation.case_id == case.id, Obligation.state == "open")
+        .where(Obligation.case_id == case.id, Obligation.state == ObligationState.OPEN)
         .order_by(Obligation.due_at, Obligation.id)
         .limit(1)
     )
+
+
+@dataclass(frozen=True)
+class Owed:
+    """Something someone owes on a case: an open obligation."""
+
+    ref: str
+    kind: str
+    what: str
+    due_at: dt.datetime
+    agency: str | None
+
+
+async def open_obligations(uow: UnitOfWork, person: Person | None = None) -> list[Owed]:
+    """Open obligations, all of them or those the person's roles (and agency) make theirs."""
+    query = (
+        select(Obligation, Case.ref)
+        .join(Case, Case.id == Obligation.case_id)
+        .where(Obligation.state == ObligationState.OPEN)
+        .order_by(Obligation.due_at, Obligation.id)
+    )
+    if person is not None:
+        roles = {r.value for r in person.roles}
+        if person.may_vote:
+            roles.add(Role.PANEL_MEMBER.value)  # vote obligations are owed by the panel member's role
+        query = query.where(Obligation.owner_role.in_(roles))
+        query = query.where(or_(Obligation.owner_agency.is_(None), Obligation.owner_agency == person.agency))
+    rows = await uow.session.execute(query)
+    return [Owed(ref, o.kind, o.what, o.due_at, o.owner_agency) for o, ref in rows]
+
+
+async def home_data(uow: UnitOfWork, env: Env, person: Person) -> dict[str, Any]:
+    data: dict[str, Any] = {"mine": await open_obligations(uow, person)}
+    if person.has(Role.BUSINESS_MANAGER):
+        data["cases"] = await cases_view(uow, env, open_only=True)
+        data["owing"] = [o for o in await open_obligations(uow) if o.kind == "vote"]
+    return data
+
+
+async def outbox_waiting(uow: UnitOfWork) -> dict[str, int]:
+    """Messages not yet sent, by channel."""
+    rows = await uow.session.execute(
+        select(OutboxMessage.channel, func.count())
+        .where(OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING)))
+        .group_by(OutboxMessage.channel)
+    )
+    return {channel: count for channel, count in rows}
+
+
+async def sent_message(uow: UnitOfWork, key: str, person_id: str) -> Message | None:
+    """The neutral message behind an outbox row, if it was this person's own."""
+    row = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.key == key))
+    if row is None or row.person_id != person_id:
+        return None
+    return Message.model_validate(row.payload)

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.flows import screening
 from bot.flows.commands import CastVote, RegisterReferral
+from bot.flows.screening import panel as screening
 from bot.service import Service
 from storage.models import AuditEvent, OutboxMessage
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from bot.delivery import Delivery, Outgoing, SendResult
+from bot.worker.outbox import Delivery, Outgoing, SendResult
 from tests.helpers import outbox, refer, vote
 
 

@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.channels.calendar import CalendarSender
-from bot.channels.email import EmailSender
-from bot.delivery import Delivery, RecordingSender
-from bot.flows import screening
 from bot.flows.commands import CastVote, RecordScrutiny, RegisterReferral
+from bot.flows.screening import panel as screening
+from bot.handlers.graph.calendar import CalendarSender
+from bot.handlers.graph.mail import EmailSender
 from bot.service import Service
+from bot.worker.outbox import Delivery, RecordingSender
 from storage.models import CalendarEvent, OutboxMessage
 from tests.fakes.graph import GRAPH_TENANT, FakeGraph
 from tests.fakes.graph_env import graph_client
@@ -198,7 +198,7 @@ async def test_disagreeing_twice_invites_once(service) -> None:
 
 
 def test_build_senders_has_mail_and_calendar_only_with_graph_settings(service, fake_graph) -> None:
-    from bot.channels import build_senders
+    from bot.runtime import build_senders
     from tests.fakes.graph_env import graph_settings
 
     senders = build_senders(graph_settings(fake_graph), service)

@@ -26,11 +26,11 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.config import load_config
-from bot.delivery import Delivery, RecordingSender
-from bot.flows import screening
 from bot.flows.commands import RegisterReferral
-from bot.scheduler import Ticker, TickResult, start_scheduler
+from bot.flows.screening import panel as screening
 from bot.service import Service
+from bot.worker.outbox import Delivery, RecordingSender
+from bot.worker.ticker import Ticker, TickResult, start_scheduler
 from storage.migrate import upgrade
 from storage.models import Obligation, OutboxMessage, Reminder
 from tests.conftest import PG_URL, ROOT, pg_schema_url

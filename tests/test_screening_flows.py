@@ -8,7 +8,6 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bot.flows import screening, timers
 from bot.flows.commands import (
     CastVote,
     RecordConsultation,
@@ -18,6 +17,8 @@ from bot.flows.commands import (
     RegisterReferral,
 )
 from bot.flows.common import Conflict, NotFound, Refused
+from bot.flows.screening import panel as screening
+from bot.worker import reminders as timers
 from tests.conftest import london
 from tests.helpers import SUMMARY, audits, current_votes, outbox, recipients, refer, vote
 

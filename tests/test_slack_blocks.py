@@ -7,15 +7,9 @@ import json
 
 import pytest
 
-from bot.channels.slack import (
-    FormContext,
-    modal_errors,
-    parse_action_id,
-    render_message,
-    render_modal,
-    short_label,
-)
 from bot.forms import FORMS, VOTE
+from bot.handlers.slack.blocks import parse_action_id, render_message, short_label
+from bot.handlers.slack.modals import FormContext, modal_errors, render_modal
 from bot.messages import Action, ActionId, Fact, Message
 from tests.fakes.slack_workspace import input_blocks
 

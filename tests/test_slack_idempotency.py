@@ -158,7 +158,7 @@ async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
     answer = await steps.slack.submit(
         POLICE, view, {"pathway": "audit_assurance", "notifiable": "no", "rationale": RATIONALE}
     )
-    assert "your vote for police is changed" in json.dumps(answer.body["view"])
+    assert "Greater Manchester Police's vote is changed" in json.dumps(answer.body["view"])
     [vote] = await votes(steps)
     assert (vote.pathway, vote.version) == ("audit_assurance", 2)
     await steps.drain()

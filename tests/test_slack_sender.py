@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.channels import build_senders
-from bot.channels.slack import SlackSender
+from bot.handlers.slack.sender import SlackSender
+from bot.runtime import build_senders
 from bot.settings import Settings
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import FakeSlackApi

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 import pytest
 from aiohttp import web
 
-from bot.handlers.slack import SocketModeUnavailable, start_socket_mode
+from bot.handlers.slack.listeners import SocketModeUnavailable, start_socket_mode
 from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings
@@ -68,7 +68,7 @@ async def test_socket_mode_envelopes_reach_the_same_listeners(
     await api.wait_for("views.open", 2)
     submitted = {"notifiable": "yes", "rationale": RATIONALE} | RR_GROUNDS
     ack = await api.push(envelope("interactive", steps.slack.submit_payload(POLICE, api.last_view(), submitted)))
-    assert "your vote for police is recorded" in shown_text(ack["payload"]["view"])
+    assert "Greater Manchester Police's vote is recorded" in shown_text(ack["payload"]["view"])
     assert await steps.count(Vote) == 1
 
     # Slack redelivers the same envelope: still one vote.

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.flows.timers import fire_due
+from bot.worker.reminders import fire_due
 from storage.models import Obligation, Vote
 from tests.fakes.slack_steps import LA, NOTIFIER, POLICE, POLICE_LEAD, RR_GROUNDS, Steps
 from tests.fakes.slack_workspace import buttons, input_blocks, shown_text

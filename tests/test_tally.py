@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.config import DecisionRule
-from bot.flows.tally import Ballot, Deadlock, Outcome, Pathway, tally
+from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
 
 AGENCIES = ["la", "police", "health"]
 RR, AA, NFA, Q = Pathway.RAPID_REVIEW, Pathway.AUDIT_ASSURANCE, Pathway.NO_FURTHER_ACTION, Pathway.QUERY_REFERRER

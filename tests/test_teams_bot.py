@@ -55,8 +55,8 @@ async def teams_world(clock, db_url) -> AsyncIterator[TeamsWorld]:
 
 
 async def refer(service: Service) -> str:
-    from bot.flows import screening
     from bot.flows.commands import RegisterReferral
+    from bot.flows.screening import panel as screening
 
     cmd = RegisterReferral(
         by="bm",
@@ -101,7 +101,7 @@ async def test_full_screening_in_teams(teams_world: TeamsWorld) -> None:
         assert call.authorization is None  # anonymous mode: no token to the connector
 
     result = await la.execute(requests["Sam Patel"].card, "vote", vote_inputs("audit_assurance"))
-    assert "your vote for la is recorded" in card_text(result)
+    assert "Tameside MBC's vote is recorded" in card_text(result)
     assert not inputs_of(result)
     await w.drain()
     updated = w.connector.latest_card(la, requests["Sam Patel"].activity_id)
@@ -131,7 +131,7 @@ async def installed_request(w: TeamsWorld, *users) -> tuple[str, dict]:
 
 async def test_mixed_panel_teams_and_slack_reach_one_decision(world: TeamsWorld) -> None:
     """LA and Health in Teams, Police in Slack (recorded as the Slack handler would, through actions)."""
-    from bot.handlers import actions
+    from bot import interactions as actions
 
     la, health = world.user(LA_DSP), world.user(HEALTH_DSP)
     ref, cards = await installed_request(world, la, health)
@@ -157,7 +157,7 @@ async def test_mixed_panel_teams_and_slack_reach_one_decision(world: TeamsWorld)
 
 
 async def test_vote_after_decision_shows_the_decision_not_the_inputs(world: TeamsWorld) -> None:
-    from bot.handlers import actions
+    from bot import interactions as actions
 
     la, health = world.user(LA_DSP), world.user(HEALTH_DSP)
     ref, cards = await installed_request(world, la, health)
@@ -312,8 +312,8 @@ async def test_anonymous_mode_warning(caplog) -> None:
 
 
 def test_build_senders_has_teams_only_when_configured(service) -> None:
-    from bot.channels import build_senders
-    from bot.channels.teams import TeamsSender
+    from bot.handlers.teams.sender import TeamsSender
+    from bot.runtime import build_senders
 
     assert isinstance(build_senders(teams_settings(), service)["teams"], TeamsSender)
     assert "teams" not in build_senders(teams_settings(ANONYMOUS_ALLOWED=False), service)
@@ -366,8 +366,8 @@ async def lead_world(clock, db_url) -> AsyncIterator[TeamsWorld]:
 
 
 async def test_agency_lead_marks_the_day_10_return_done_from_a_card(lead_world: TeamsWorld) -> None:
-    from bot.flows import screening
     from bot.flows.commands import RecordNotificationSent
+    from bot.flows.screening import panel as screening
     from storage.models import Obligation
     from tests.helpers import vote
 

@@ -13,10 +13,10 @@ import pytest
 from azure.core.pipeline.transport import AioHttpTransport
 from typer.testing import CliRunner
 
-from bot import cli_teams
 from bot.cli import app
+from bot.cli import teams as cli_teams
 from bot.config import load_config
-from bot.graph import GraphClient
+from bot.handlers.graph.client import GraphClient
 from tests.fakes.graph import GRAPH_TENANT, FakeGraph
 
 ROOT = Path(__file__).resolve().parent.parent

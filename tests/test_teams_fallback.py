@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.channels.email import EmailSender
-from bot.handlers import actions
+from bot import interactions as actions
+from bot.handlers.graph.mail import EmailSender
 from bot.service import Service
 from storage.migrate import upgrade
 from tests.fakes.graph import FakeGraph

@@ -8,8 +8,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.channels.slack import SlackSender, sending_client
-from bot.handlers.slack import home_publisher
+from bot.handlers.slack.home import home_publisher
+from bot.handlers.slack.sender import SlackSender, sending_client
 from bot.service import Service
 from storage.migrate import upgrade
 from storage.models import Decision

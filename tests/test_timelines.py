@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 
+from bot import interactions as actions
+from bot.flows.commands import MarkDone, RecordDelay
 from bot.flows.common import Conflict, Refused
-from bot.flows.timeline_commands import MarkDone, RecordDelay
-from bot.flows.timelines import mark_done, record_delay, timeline
-from bot.handlers import actions
+from bot.flows.timelines.plan import mark_done, record_delay, timeline
 from tests.helpers import audits
 from tests.timeline_support import LONDON, Run, london, rapid_review
 

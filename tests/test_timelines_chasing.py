@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import AppConfig, Chase, ChaseStep, Role
-from bot.delivery import Delivery
-from bot.flows import timers
-from bot.flows.chasing import rung_time
 from bot.flows.common import Env
-from bot.flows.obligations import open_obligation
-from bot.scheduler import Ticker, start_scheduler
+from bot.flows.timelines.chasing import open_obligation, rung_time
 from bot.service import Service
+from bot.worker import reminders as timers
+from bot.worker.outbox import Delivery
+from bot.worker.ticker import Ticker, start_scheduler
 from storage.migrate import upgrade
 from storage.models import Case
 from tests.helpers import refer

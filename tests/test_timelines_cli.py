@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from bot import cli_timeline
 from bot.cli import app
+from bot.cli import timeline as cli_timeline
 from bot.clock import ManualClock
 from bot.service import Service
 from storage.migrate import upgrade

@@ -3,12 +3,12 @@ deadline, who owes what and a RAG status; nothing when nothing is open; once aft
 
 from __future__ import annotations
 
-from bot.delivery import Delivery
-from bot.flows.chasing import ensure_digest
 from bot.flows.commands import RecordScrutiny
-from bot.flows.screening import record_scrutiny
-from bot.scheduler import Ticker
+from bot.flows.screening.panel import record_scrutiny
+from bot.flows.timelines.chasing import ensure_digest
 from bot.service import Service
+from bot.worker.outbox import Delivery
+from bot.worker.ticker import Ticker
 from tests.helpers import refer, vote
 from tests.timeline_support import CHANNELS, Run, TimedSender, london
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.clock import ManualClock
-from bot.delivery import Delivery, Outgoing, SendResult
-from bot.flows import screening, timers
-from bot.flows.commands import RecordNotificationSent, RecordScrutiny
-from bot.flows.timeline_commands import MarkDone
-from bot.flows.timelines import mark_done
+from bot.flows.commands import MarkDone, RecordNotificationSent, RecordScrutiny
+from bot.flows.screening import panel as screening
+from bot.flows.timelines.plan import mark_done
 from bot.service import Service
+from bot.worker import reminders as timers
+from bot.worker.outbox import Delivery, Outgoing, SendResult
 from storage.models import Obligation, Reminder
 from tests.helpers import refer, vote
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from bot.flows.tally import Pathway
+from bot.flows.screening.tally import Pathway
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -138,3 +138,44 @@ def _readable(err: dict) -> str:
     if err["type"] == "missing":
         return "This is required."
     return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
+
+
+# --- timelines: milestones, delays, a local CSPR's dates, complaints ----------------------
+
+Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=96)]
+
+
+class MarkDone(Command):
+    """Mark an obligation done: its owner, or the Business Manager recording what happened."""
+
+    ref: Ref
+    key: Key  # the obligation's key; `templates` stands for `rr:templates`, `agency_return` for one's own
+    note: Text | None = None
+
+
+class RecordDelay(Command):
+    ref: Ref
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=3000)]
+    expected: dt.date
+
+
+class RecordCspr(Command):
+    """A local CSPR: the date it was decided on, and (now or later) its publication date."""
+
+    ref: Ref
+    decided_on: dt.date | None = None
+    publication_on: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RecordCspr:
+        if self.decided_on is None and self.publication_on is None:
+            raise PydanticCustomError(
+                "cspr_dates", "give the decision date, the publication date or both", {"fields": ["decided_on"]}
+            )
+        return self
+
+
+class RecordComplaint(Command):
+    ref: Ref
+    received_on: dt.date | None = None  # default today
+    summary: Short = Field(default="", description="a few words, nothing that identifies anyone")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.clock import Clock
 from bot.config import AppConfig, Channel, Person, Role
 from bot.messages import Message
+from bot.states import OutboxState, ReminderState
 from bot.workdays import WorkCalendar
 from storage.models import AuditEvent, Case, OutboxMessage, Reminder
 from storage.uow import UnitOfWork
@@ -125,7 +126,7 @@ def queue_row(
             kind=message.kind,
             payload=message.model_dump(mode="json"),
             replaces_key=replaces_key,
-            state="pending",
+            state=OutboxState.PENDING,
             attempts=0,
             next_attempt_at=now,
             created_at=now,
@@ -154,7 +155,7 @@ async def schedule(
             case_id=case.id if case else None,
             obligation_id=obligation_id,
             payload=payload,
-            state="pending",
+            state=ReminderState.PENDING,
         )
     )
 
@@ -180,7 +181,3 @@ def require_role(person: Person, *roles: Role) -> None:
     if not any(person.has(r) for r in roles):
         names = " or ".join(r.value.replace("_", " ") for r in roles)
         raise Refused(f"Only the {names} can do this; {person.name} is not.")
-
-
-def the(env: Env, role: Role) -> list[Person]:
-    return env.cfg.holders(role)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from azure.core.pipeline.transport import AioHttpTransport
 
-from bot.graph import GraphClient
+from bot.handlers.graph.client import GraphClient
 from bot.settings import Settings
 from tests.fakes.graph import FakeGraph
 

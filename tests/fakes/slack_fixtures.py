@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.slack import SlackSender, sending_client
 from bot.clock import ManualClock
 from bot.config import AppConfig
-from bot.delivery import Delivery
-from bot.handlers.slack import home_publisher
+from bot.handlers.slack.home import home_publisher
+from bot.handlers.slack.sender import SlackSender, sending_client
 from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings
+from bot.worker.outbox import Delivery
 from storage.migrate import upgrade
 from tests.fakes.slack_api import APP_TOKEN, TOKEN, FakeSlackApi
 from tests.fakes.slack_steps import SEND_TIMEOUT, Steps, slack_roster_config

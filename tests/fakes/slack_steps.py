@@ -11,10 +11,10 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
-from bot.channels.slack import SlackSender
 from bot.config import AppConfig, parse_config
-from bot.delivery import Delivery
+from bot.handlers.slack.sender import SlackSender
 from bot.service import Service
+from bot.worker.outbox import Delivery
 from storage.models import OutboxMessage
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_workspace import SlackWorkspace

@@ -11,12 +11,13 @@ from typing import Any
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.channels.teams import TeamsSender, auth_configuration, build_adapter
 from bot.config import AppConfig, parse_config
-from bot.delivery import Delivery, RecordingSender, Sender
+from bot.handlers.teams.connection import auth_configuration, build_adapter
+from bot.handlers.teams.sender import TeamsSender
 from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings
+from bot.worker.outbox import Delivery, RecordingSender, Sender
 from tests.fakes.teams_connector import FakeConnector, TeamsUser
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,228 @@
+"""The `panelbot` command. Exit codes: 0 done, 1 failed, 2 bad input or configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from bot import deadlines as deadline_calc
+from bot import render
+from bot.cli import teams, timeline
+from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
+from bot.config import Role
+from bot.flows.commands import RegisterReferral, field_errors
+from bot.flows.screening import panel
+from bot.simulate import ScenarioError, load_scenario, simulate
+from bot.views import case_view, cases_view
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+DEMO_SCENARIO = DATA / "demo.yaml"
+
+app = typer.Typer(
+    help="Run a safeguarding children partnership's screening panel and Rapid Reviews.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Check the partnership's configuration.", no_args_is_help=True)
+db_app = typer.Typer(help="The case store's schema.", no_args_is_help=True)
+referral_app = typer.Typer(help="Referrals (Part A of the notification form).", no_args_is_help=True)
+case_app = typer.Typer(help="One case.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def _start() -> None:
+    settings.cache_clear()  # each command reads the environment once, as it is when the command starts
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(referral_app, name="referral")
+app.add_typer(case_app, name="case")
+
+
+@config_app.command("check")
+def config_check(path: Annotated[Path, typer.Argument(help="The file to check.")] = Path("app.yaml")) -> None:
+    """Validate app.yaml; names every problem by its YAML path. Exit 0 valid, 2 invalid."""
+    cfg = config_or_exit(path)
+    out.print(f"{path}: valid — {cfg.partnership.name}, {len(cfg.roster)} people, rule {cfg.process.decision_rule}")
+
+
+@app.command()
+def deadlines(
+    received: Annotated[str, typer.Option(help="When the referral was received (ISO; London time unless offset).")],
+    notified: Annotated[str | None, typer.Option(help="Date the National Panel was notified.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The deadlines a referral gets under the configuration."""
+    cfg = config_or_exit(config)
+    try:
+        received_at = deadline_calc.parse_when(received, cfg.tz, day_start=cfg.working_hours.start)
+        notified_on = deadline_calc.parse_when(notified, cfg.tz).astimezone(cfg.tz).date() if notified else None
+        result = deadline_calc.referral_deadlines(cfg, received_at, notified_on)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        out.print(deadline_calc.deadlines_table(result))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the case store's schema ($PANELBOT_DATABASE_URL)."""
+    from storage.db import make_engine
+    from storage.migrate import schema_status, upgrade
+
+    async def run() -> dict[str, Any]:
+        engine = make_engine(settings().panelbot_database_url)
+        try:
+            await upgrade(engine)
+            return await schema_status(engine)
+        finally:
+            await engine.dispose()
+
+    status = asyncio.run(run())
+    out.print(f"schema at {status['current']} (head {status['head']})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3978,
+    config: ConfigOpt = None,
+    socket_mode: Annotated[
+        bool,
+        typer.Option(
+            "--socket-mode", help="Also connect to Slack over Socket Mode (SLACK_APP_TOKEN): no public URL needed."
+        ),
+    ] = False,
+) -> None:
+    """Run the web server (Slack, Teams, /healthz), the reminders and the delivery loop."""
+    from bot.runtime import serve as run_server
+    from storage.migrate import SchemaBehind
+
+    cfg = config_or_exit(config)
+    env = settings()
+    if socket_mode and not (env.slack_bot_token and env.slack_app_token):
+        fail("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp-… app-level token)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_server(cfg, env, host, port, socket_mode=socket_mode))
+    except SchemaBehind as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+
+
+@referral_app.command("add")
+def referral_add(
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="A referral YAML (Part A fields).")] = None,
+    by: Annotated[str | None, typer.Option(help="Roster id of the Business Manager registering it.")] = None,
+    referrer_name: Annotated[str | None, typer.Option(help="Referrer's name.")] = None,
+    referrer_email: Annotated[str | None, typer.Option(help="Referrer's e-mail, for the outcome notice.")] = None,
+    summary: Annotated[str | None, typer.Option(help="Summary for the panel: no names, no addresses.")] = None,
+    received: Annotated[str | None, typer.Option(help="When it was received (ISO; default now).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Register a referral, convene the screening panel, and print the case reference."""
+    cfg = config_or_exit(config)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            fail(f"{file}: {exc}")
+    flags = {"panel_summary": summary, "received_at": received}
+    data.update({k: v for k, v in flags.items() if v is not None})
+    referrer = dict(data.get("referrer") or {})
+    referrer.update({k: v for k, v in {"name": referrer_name, "email": referrer_email}.items() if v})
+    data["referrer"] = referrer
+    data.setdefault("by", by or cfg.holders(Role.BUSINESS_MANAGER)[0].id)
+    if isinstance(data.get("received_at"), str):
+        try:
+            data["received_at"] = deadline_calc.parse_when(data["received_at"], cfg.tz)
+        except ValueError as exc:
+            fail(str(exc))
+    try:
+        cmd = RegisterReferral.model_validate(data)
+    except ValidationError as exc:
+        fail("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
+    case = run_with_service(config, lambda svc: svc.run(panel.register_referral, cmd))
+    out.print(case.ref)
+
+
+@case_app.command("show")
+def case_show(ref: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """A case's status, deadlines, rounds, votes, decision, scrutiny and messages (no child details)."""
+    view = run_with_service(config, lambda svc: svc.read(lambda uow: case_view(uow, svc.env, ref)))
+    if as_json:
+        print_json(view)
+    else:
+        render.case(out, view)
+
+
+@app.command("cases")
+def cases(
+    open_only: Annotated[bool, typer.Option("--open", help="Only cases still in progress.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One line per case with its next deadline."""
+    rows = run_with_service(config, lambda svc: svc.read(lambda uow: cases_view(uow, svc.env, open_only)))
+    if as_json:
+        print_json(rows)
+    else:
+        render.cases(out, rows)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML: a list of steps.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Play a scenario through the real flows on an in-memory store with a virtual clock."""
+    try:
+        cfg, steps = load_scenario(scenario, config_or_exit(config))
+        result = asyncio.run(simulate(cfg, steps))
+    except ScenarioError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        render.simulation(out, cfg, result)
+
+
+@app.command()
+def demo(config: ConfigOpt = None) -> None:
+    """A bundled screening played through `simulate`: what each person would have seen, and the record."""
+    cfg, steps = load_scenario(DEMO_SCENARIO, config_or_exit(config))
+    out.rule("panelbot demo: a screening panel decides without a meeting")
+    result = asyncio.run(
+        simulate(
+            cfg,
+            steps,
+            on_send=lambda item: render.delivered(out, cfg, item),
+            on_step=lambda at, kind, data: render.step(out, cfg, at, kind, data),
+        )
+    )
+    render.simulation(out, cfg, result)
+
+
+timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
+teams.register(app)  # teams package, roster sync
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""What every `panelbot` sub-command shares: output, errors, configuration, the case store.
+
+Exit codes: 0 done, 1 failed, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from bot.clock import Clock, SystemClock
+from bot.config import AppConfig, ConfigError, load_config
+from bot.flows.common import FlowError, NotFound
+from bot.service import Service
+from bot.settings import Settings
+from storage.migrate import SchemaBehind, require_current_schema
+
+T = TypeVar("T")
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="app.yaml to use (default: $PANELBOT_CONFIG or ./app.yaml)")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@functools.cache
+def settings() -> Settings:
+    """The environment, read once per command (`app`'s callback forgets it before each one)."""
+    return Settings()
+
+
+def config_or_exit(path: Path | None) -> AppConfig:
+    try:
+        return load_config(path or settings().panelbot_config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"{exc.source}: {problem}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]], clock: Clock | None = None) -> T:
+    """Run `work` against the configured case store, refusing a schema that is behind."""
+    cfg = config_or_exit(config)
+
+    async def run() -> T:
+        service = Service.create(cfg, clock or SystemClock(), settings().panelbot_database_url)
+        try:
+            await require_current_schema(service.engine)
+            return await work(service)
+        finally:
+            await service.close()
+
+    try:
+        return asyncio.run(run())
+    except SchemaBehind as exc:
+        fail(str(exc))
+    except NotFound as exc:
+        fail(exc.message)
+    except FlowError as exc:  # refused, or in conflict with the case's state: the command failed
+        fail(exc.message, 1)

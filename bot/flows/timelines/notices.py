@@ -1,0 +1,175 @@
+"""Messages about deadlines, platform-neutral: chases, escalations, milestones, the digest and
+Rapid Review delays. Like the screening notices, they carry the case reference and what is owed,
+never anything about the child."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from bot.config import Person, Role
+from bot.flows.common import Env
+from bot.flows.screening.notices import due_fact, vote_buttons
+from bot.flows.timelines.obligations import AMBER, RED, deputies, may_act_for, owner_label, owners
+from bot.messages import Action, ActionId, Fact, Message, action_value
+from storage.models import Case, Obligation
+
+RAG_LABELS = {RED: "RED", AMBER: "AMBER", "green": "GREEN"}
+
+
+def what(ob: Obligation) -> str:
+    return f"Day {ob.plan_day}: {ob.what}" if ob.plan_day is not None else ob.what
+
+
+def when(env: Env, due: dt.datetime) -> str:
+    """`today`, `tomorrow` or the day, as of now; `overdue` once past."""
+    now = env.now()
+    if now > due:
+        return "overdue"
+    today, day = env.cal.local_date(now), env.cal.local_date(due)
+    return f"due today, {env.local(due)[-5:]}" if day == today else f"due {env.local(due)}"
+
+
+def done_button(case: Case, ob: Obligation) -> Action:
+    return Action(id=ActionId.MILESTONE_DONE, label="Mark done", value=action_value(case.ref, ob.key), style="primary")
+
+
+def actions_for(env: Env, case: Case, ob: Obligation, person: Person) -> list[Action]:
+    """The buttons that let this person settle the obligation, if they may."""
+    if ob.kind == "vote":
+        can_vote = person.may_vote and person.agency == ob.owner_agency
+        return vote_buttons(case.ref) if can_vote else []
+    if ob.kind == "notification":
+        allowed = person.has(Role.LA_NOTIFIER) or person.has(Role.BUSINESS_MANAGER)
+        label = "Notification sent"
+        return [Action(id=ActionId.NOTIFICATION_SENT, label=label, value=action_value(case.ref))] if allowed else []
+    if ob.kind == "scrutiny":
+        if not person.has(Role.INDEPENDENT_SCRUTINEER):
+            return []
+        return [
+            Action(id=ActionId.CONCUR, label="Concur", value=action_value(case.ref), style="primary"),
+            Action(id=ActionId.DISAGREE, label="Disagree", value=action_value(case.ref), style="danger"),
+        ]
+    if ob.kind == "consultation":
+        if not (person.has(Role.EXECUTIVE_CHAIR) or person.has(Role.INDEPENDENT_SCRUTINEER)):
+            return []
+        return [Action(id=ActionId.CONSULTATION, label="Record consultation outcome", value=action_value(case.ref))]
+    return [done_button(case, ob)] if may_act_for(env, ob, person) else []
+
+
+def obligation_facts(env: Env, case: Case, ob: Obligation) -> list[Fact]:
+    return [
+        Fact(label="Case", value=case.ref),
+        Fact(label="What", value=what(ob)),
+        Fact(label="Owed by", value=owner_label(env, ob)),
+        due_fact(env, "Due", ob.due_at),
+    ]
+
+
+def chase(env: Env, case: Case, ob: Obligation, person: Person, kind: str) -> Message:
+    """A rung of the chase ladder: `chase` before or on the day, `escalation` once overdue."""
+    owes = person in owners(env, ob)
+    if kind == "escalation":
+        title = f"{case.ref}: overdue — {what(ob)}"
+        if owes:
+            text = "This was due and is not yet recorded as done. Please do it now, or tell the Business Manager."
+        elif person in deputies(env, ob):
+            text = "This is overdue for your agency. As a deputy, please make sure it is done."
+        else:
+            text = "This is overdue. It has been escalated to you as Business Manager."
+    else:
+        title = f"{case.ref}: reminder — {what(ob)} ({when(env, ob.due_at)})"
+        text = "Please do this before it is due." if owes else "This is still owed."
+    return Message(
+        kind=kind,
+        ref=case.ref,
+        title=title,
+        text=text,
+        facts=obligation_facts(env, case, ob),
+        actions=actions_for(env, case, ob, person),
+    )
+
+
+def milestone_due(env: Env, case: Case, person: Person, obs: list[Obligation]) -> Message:
+    """A Rapid Review has started: the milestones this person owns, with their dates."""
+    facts = [Fact(label="Case", value=case.ref)]
+    if case.rapid_review_due is not None:
+        facts.append(Fact(label="Rapid Review due (statutory)", value=env.local_day(case.rapid_review_due)))
+    facts += [Fact(label=what(ob), value=f"due {env.local(ob.due_at)}") for ob in obs]
+    first = min(obs, key=lambda o: o.due_at)
+    return Message(
+        kind="milestone_due",
+        ref=case.ref,
+        title=f"{case.ref}: Rapid Review — your part, first due {env.local_day(first.due_at)}",
+        text=(
+            "The National Panel has been notified, so the Rapid Review has started. These milestones are "
+            "yours; press Mark done when each is complete. panelbot reminds you before each is due."
+        ),
+        facts=facts,
+        actions=[done_button(case, ob) for ob in obs if may_act_for(env, ob, person)],
+    )
+
+
+@dataclass(frozen=True)
+class DigestCase:
+    """One open case in the digest."""
+
+    ref: str
+    rag: str
+    next_due: dt.datetime
+    next_what: str
+    owes: list[str]  # "Owner label: what — when"
+    note: str | None = None  # plan at risk, delay recorded
+
+
+def digest(env: Env, day: dt.date, cases: list[DigestCase]) -> Message:
+    counts = {r: sum(1 for c in cases if c.rag == r) for r in RAG_LABELS}
+    summary = ", ".join(f"{n} {RAG_LABELS[r].lower()}" for r, n in counts.items() if n)
+    facts = []
+    for c in cases:
+        lines = [f"Next: {c.next_what}, {env.local(c.next_due)}"]
+        if c.note:
+            lines.append(c.note)
+        lines += [f"• {line}" for line in c.owes]
+        facts.append(Fact(label=f"{c.ref} — {RAG_LABELS[c.rag]}", value="\n".join(lines)))
+    return Message(
+        kind="digest",
+        ref=None,
+        title=f"panelbot digest, {day.strftime('%a %d %b %Y')}: {len(cases)} open case{'s' if len(cases) != 1 else ''}",
+        text=f"{summary}. Red: overdue. Amber: due today or the next working day, or the plan is at risk.",
+        facts=facts,
+    )
+
+
+def delay_prompt(env: Env, case: Case, overdue: list[Obligation], left: int, need: int) -> Message:
+    statutory = env.local_day(case.rapid_review_due) if case.rapid_review_due else "unknown"
+    return Message(
+        kind="delay_prompt",
+        ref=case.ref,
+        title=f"{case.ref}: the Rapid Review is at risk of missing {statutory}",
+        text=(
+            f"The plan has slipped: {left} working day{'s' if left != 1 else ''} left, the rest of the plan "
+            f"needs {need}. If the review will be late, record a delay with its reason and expected date; "
+            "panelbot then asks for the National Panel to be told."
+        ),
+        facts=[Fact(label="Case", value=case.ref), Fact(label="Statutory date", value=statutory)]
+        + [Fact(label=f"Overdue: {what(ob)}", value=owner_label(env, ob)) for ob in overdue],
+        actions=[Action(id=ActionId.RECORD_DELAY, label="Record delay", value=action_value(case.ref))],
+    )
+
+
+def delay_notice(env: Env, case: Case, ob: Obligation) -> Message:
+    expected = case.delay_expected_on.strftime("%a %d %b %Y") if case.delay_expected_on else "not given"
+    return Message(
+        kind="delay_notice",
+        ref=case.ref,
+        title=f"{case.ref}: tell the National Panel the Rapid Review is delayed",
+        text="Tell the Child Safeguarding Practice Review Panel the reason and the new date, then press Mark done.",
+        facts=[
+            Fact(label="Case", value=case.ref),
+            Fact(label="Reason", value=case.delay_reason or ""),
+            Fact(label="Expected", value=expected),
+            due_fact(env, "Tell them by", ob.due_at),
+        ],
+        actions=[done_button(case, ob)],
+    )

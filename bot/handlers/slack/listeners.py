@@ -1,0 +1,252 @@
+"""Slack through Bolt: buttons, modals, `/panel` and the App Home, over HTTP or Socket Mode.
+
+Thin by design: Bolt verifies the signature (HTTP) or the connection (Socket Mode); this module maps
+the Slack user to a roster person and hands over to `bot.interactions`, the dispatcher Teams
+uses too, then shows the `Reply`. Who may do what is decided by the flows, from the roster; a
+button's value only says which case. Retried deliveries and double clicks are harmless because the
+flows are idempotent and every message goes through the outbox, which sends each row once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import interactions
+from bot.config import Person, Role
+from bot.flows.common import FlowError, Refused
+from bot.forms import FORMS, REFERRAL
+from bot.handlers.slack.blocks import FORM_CALLBACK, parse_action_id
+from bot.handlers.slack.home import list_blocks, publish_home, show_blocks
+from bot.handlers.slack.modals import FormContext, modal_errors, notice_modal, render_modal, state_values
+from bot.handlers.slack.sender import api_base_url
+from bot.messages import ActionId, split_action_value
+from bot.service import Service
+from bot.settings import Settings, reveal
+from bot.views import case_view, cases_view, open_obligations
+
+log = logging.getLogger("panelbot.slack")
+SLACK_APP = web.AppKey("slack_bolt", AsyncApp)
+EVENTS_PATH = "/slack/events"
+
+# Every neutral action id, optionally suffixed to keep Slack's action ids unique (`panel-vote:rapid_review`).
+BUTTONS = re.compile(
+    "^(" + "|".join(re.escape(a.value) for a in sorted(ActionId, key=lambda a: -len(a.value))) + r")(:\S*)?$"
+)
+HELP = (
+    "*panelbot* — the screening panel in Slack\n"
+    "• `/panel list` — open cases and their next deadline\n"
+    "• `/panel show TSCP-2026-001` — a case's status and votes\n"
+    "• `/panel new` — register a referral (Business Manager)\n"
+    "• `/panel help` — this help\n"
+    "Vote requests and other tasks arrive as direct messages from panelbot; your Home tab lists what is "
+    "waiting for you."
+)
+
+GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, or tell the Business Manager."
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    """Where a click happened (a DM with the bot), for an ephemeral answer; None from a modal or Home."""
+    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+
+
+@dataclass
+class SlackHandlers:
+    service: Service
+
+    def person(self, user_id: str) -> Person | None:
+        return self.service.cfg.by_slack_id(user_id)
+
+    async def tell(self, client: AsyncWebClient, user_id: str, channel: str | None, text: str) -> None:
+        """An answer only the person sees: ephemeral where they clicked, else a DM."""
+        try:
+            if channel:
+                await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+            else:
+                await client.chat_postMessage(channel=user_id, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell %s: %s", user_id, exc.response.get("error"))
+
+    async def stranger(self, user_id: str, what: str) -> str:
+        reply = await interactions.refuse_stranger(self.service, "slack", user_id, what)
+        return reply.text
+
+    # ------------------------------------------------------------ buttons
+
+    async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # first: Slack wants an answer within 3 s, and the trigger_id lives 3 s
+        user_id, channel = body["user"]["id"], _channel_of(body)
+        action_id, value = parse_action_id(action["action_id"]), action.get("value") or ""
+        person = self.person(user_id)
+        if person is None:
+            await self.tell(client, user_id, channel, await self.stranger(user_id, f"slack button {action_id.value}"))
+            return
+        form = interactions.form_for(action_id)
+        if form is not None:
+            ref, _ = split_action_value(value)
+            view = render_modal(form, FormContext(form.name, ref), interactions.preset_for(action_id, value))
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            return
+        if action_id not in interactions.PRESSES:
+            await self.tell(client, user_id, channel, "This button cannot be used from Slack.")
+            return
+        reply = await interactions.press(self.service, action_id, person.id, value)
+        await self.tell(client, user_id, channel, reply.text)
+
+    async def on_modal_choice(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A choice inside a modal that changes which fields it shows (Rapid Review's grounds)."""
+        await ack()
+        view = body["view"]
+        context = FormContext.load(view.get("private_metadata") or "")
+        form = FORMS[context.form]
+        preset = {k: v for k, v in state_values(form, view.get("state") or {}).items() if v}
+        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=render_modal(form, context, preset))
+
+    # ------------------------------------------------------------ modals
+
+    async def on_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """A modal's submission: inline errors, or the outcome in place of the modal."""
+        user_id = body["user"]["id"]
+        context = FormContext.load(view.get("private_metadata") or "")
+        form = FORMS.get(context.form)
+        person = self.person(user_id)
+        if person is None:
+            text = await self.stranger(user_id, f"slack form {context.form}")
+            await ack(response_action="update", view=notice_modal("Not allowed", text))
+            return
+        if form is None or form.name not in interactions.SUBMISSIONS:
+            await ack(response_action="update", view=notice_modal("Not available", "This form cannot be sent yet."))
+            return
+        values = {**dict(context.hidden), **state_values(form, view.get("state") or {})}
+        reply = await interactions.submit(self.service, form.name, person.id, context.ref or "", values)
+        errors = modal_errors(reply.errors, view) if reply.errors else {}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        title = form.title if reply.ok else "Not recorded"
+        await ack(response_action="update", view=notice_modal(title, reply.text))
+
+    # ------------------------------------------------------------ /panel
+
+    async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
+        user_id = command["user_id"]
+        verb, _, rest = (command.get("text") or "").strip().partition(" ")
+        verb = verb.lower()
+        person = self.person(user_id)
+        if person is None:
+            await ack(text=await self.stranger(user_id, f"slack /panel {verb}".strip()), response_type="ephemeral")
+            return
+        if verb == "new":
+            await self.new_referral(ack, command, client, person)
+        elif verb == "list":
+            await ack(text="Open cases", blocks=await self.list_cases(), response_type="ephemeral")
+        elif verb == "show" and rest.strip():
+            await self.show_case(ack, rest.strip().split()[0])
+        else:
+            await ack(text=HELP, response_type="ephemeral")
+
+    async def new_referral(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, person: Person) -> None:
+        if not person.has(Role.BUSINESS_MANAGER):
+            refusal = Refused(f"Only the Business Manager can register a referral; {person.name} is not.")
+            await self.service.audit_refusal(refusal, person.id, "slack /panel new")
+            await ack(text=refusal.message, response_type="ephemeral")
+            return
+        await ack()
+        view = render_modal(REFERRAL, FormContext(REFERRAL.name))
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    async def list_cases(self) -> list[dict[str, Any]]:
+        env = self.service.env
+
+        async def read(uow: Any) -> list[dict[str, Any]]:
+            cases = await cases_view(uow, env, open_only=True)
+            owing = [o for o in await open_obligations(uow) if o.kind == "vote"]
+            return list_blocks(env, cases, owing)
+
+        return await self.service.read(read)
+
+    async def show_case(self, ack: Any, ref: str) -> None:
+        env = self.service.env
+
+        async def read(uow: Any) -> list[dict[str, Any]]:
+            view = await case_view(uow, env, ref)
+            owing = [o for o in await open_obligations(uow) if o.kind == "vote"]
+            return show_blocks(env, view, owing)
+
+        try:
+            blocks = await self.service.read(read)
+        except FlowError as exc:
+            await ack(text=exc.message, response_type="ephemeral")
+            return
+        await ack(text=f"Case {ref.upper()}", blocks=blocks, response_type="ephemeral")
+
+    async def on_error(self, error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Any listener's failure: logged with its trace, and the person told plainly, never the trace."""
+        log.error("Slack listener failed: %s", error, exc_info=error)
+        user = body.get("user") if isinstance(body, dict) else None
+        user_id = user.get("id") if isinstance(user, dict) else (body or {}).get("user_id")
+        if isinstance(user_id, str) and user_id:
+            await self.tell(client, user_id, None, GENERIC_ERROR)
+
+    # ------------------------------------------------------------ App Home
+
+    async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        await publish_home(self.service, client, event["user"], audit_strangers=True)
+
+
+def build_bolt_app(service: Service, settings: Settings) -> AsyncApp:
+    """The Bolt app with every listener; the same app serves HTTP and Socket Mode."""
+    client = AsyncWebClient(token=reveal(settings.slack_bot_token), base_url=api_base_url(settings.slack_api_url))
+    app = AsyncApp(client=client, signing_secret=reveal(settings.slack_signing_secret) or "", name="panelbot")
+    handlers = SlackHandlers(service)
+    app.action(BUTTONS)(handlers.on_button)
+    app.action("pathway")(handlers.on_modal_choice)
+    app.view_submission(FORM_CALLBACK)(handlers.on_submit)
+    app.command("/panel")(handlers.on_command)
+    app.event("app_home_opened")(handlers.on_home_opened)
+    app.error(handlers.on_error)
+    return app
+
+
+def mount(web_app: web.Application, service: Service, settings: Settings) -> AsyncApp:
+    """The Bolt app, kept on the web app for Socket Mode, and `POST /slack/events` (events,
+    interactivity and slash commands on one URL, Bolt's convention) when there is a signing secret:
+    without one a signature proves nothing, so the URL is not offered at all."""
+    bolt = build_bolt_app(service, settings)
+    web_app[SLACK_APP] = bolt
+    if not settings.slack_signing_secret:
+        log.info("no SLACK_SIGNING_SECRET: %s is not served (Socket Mode only)", EVENTS_PATH)
+        return bolt
+
+    async def slack_events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    web_app.router.add_post(EVENTS_PATH, slack_events)
+    return bolt
+
+
+class SocketModeUnavailable(Exception):
+    """`--socket-mode` without the tokens it needs."""
+
+
+async def start_socket_mode(web_app: web.Application, settings: Settings) -> Any:
+    """Connect the same Bolt app to Slack over Socket Mode (no public URL needed); returns the handler."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    if not (settings.slack_bot_token and settings.slack_app_token) or SLACK_APP not in web_app:
+        raise SocketModeUnavailable("Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-…)")
+    handler = AsyncSocketModeHandler(web_app[SLACK_APP], app_token=reveal(settings.slack_app_token))
+    await handler.connect_async()
+    log.info("Slack Socket Mode connected")
+    return handler

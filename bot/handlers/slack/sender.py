@@ -1,0 +1,178 @@
+"""Slack's outbox sender: posts and updates DMs, and finds an earlier attempt before posting again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.handlers.slack.blocks import OUTBOX_EVENT, fallback_text, render_message
+from bot.worker.outbox import Outgoing, SendResult, retry_after_seconds
+
+log = logging.getLogger("panelbot.slack")
+
+
+# ---------------------------------------------------------------- sending
+
+# Errors that no retry can fix: the loop marks the row failed and tells the Business Manager.
+PERMANENT_ERRORS = frozenset(
+    {
+        "user_not_found",
+        "account_inactive",
+        "user_disabled",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "cannot_dm_bot",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+        "access_denied",
+        "restricted_action",
+        "ekm_access_denied",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+    }
+)
+# chat.update cannot find or edit the original: post the message anew instead.
+UPDATE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+
+HomePublisher = Callable[[AsyncWebClient, str], Awaitable[None]]
+
+
+class SlackSender:
+    """Delivers outbox rows to Slack DMs. Never retries by itself: the outbox does, so a retry that
+    succeeded is recorded once and never repeated. A post whose outcome is unknown (timeout, 5xx)
+    is looked up by its outbox key in the DM's history before it is posted again; so is any row on
+    its second or later attempt, which covers a process that died after posting but before the
+    outbox recorded it."""
+
+    def __init__(self, client: AsyncWebClient, publish_home: HomePublisher | None = None) -> None:
+        self.client = client
+        self.publish_home = publish_home
+        self._uncertain: set[str] = set()
+        self._dm: dict[str, str] = {}  # user id → DM channel id
+        self._homes: dict[str, asyncio.Task[None]] = {}  # user id → Home republishing in flight
+        self._homes_again: set[str] = set()  # changed again while being republished
+
+    async def send(self, item: Outgoing) -> SendResult:
+        try:
+            ref = await self._deliver(item)
+        except SlackApiError as exc:
+            return self._api_error(item, exc)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self._uncertain.add(item.key)
+            return SendResult.retry(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        self._uncertain.discard(item.key)
+        self._refresh_home(item)
+        return SendResult.sent(ref)
+
+    async def _deliver(self, item: Outgoing) -> dict[str, str]:
+        text, blocks = fallback_text(item.message), render_message(item.message)
+        original = item.replaces or {}
+        if original.get("channel") and original.get("ts"):
+            try:
+                resp = await self.client.chat_update(
+                    channel=original["channel"], ts=original["ts"], text=text, blocks=blocks
+                )
+                return {"channel": resp["channel"], "ts": resp["ts"]}
+            except SlackApiError as exc:
+                if _error(exc) not in UPDATE_GONE:
+                    raise
+                log.info("outbox row %s: original message gone (%s); posting anew", item.id, _error(exc))
+        if item.key in self._uncertain or item.attempts > 1:
+            found = await self._find_posted(item)
+            if found is not None:
+                return found
+        resp = await self.client.chat_postMessage(
+            channel=item.address,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+            metadata={"event_type": OUTBOX_EVENT, "event_payload": {"key": item.key}},
+        )
+        self._dm[item.address] = resp["channel"]
+        return {"channel": resp["channel"], "ts": resp["ts"]}
+
+    async def _find_posted(self, item: Outgoing) -> dict[str, str] | None:
+        """Did an earlier attempt that timed out reach Slack after all? Look for its outbox key."""
+        channel = self._dm.get(item.address)
+        if channel is None:
+            opened = await self.client.conversations_open(users=item.address)
+            channel = self._dm[item.address] = opened["channel"]["id"]
+        history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        for msg in history.get("messages", []):
+            meta = msg.get("metadata") or {}
+            if meta.get("event_type") == OUTBOX_EVENT and (meta.get("event_payload") or {}).get("key") == item.key:
+                log.info("outbox row %s was delivered by an earlier attempt (ts %s)", item.id, msg.get("ts"))
+                return {"channel": channel, "ts": msg["ts"]}
+        return None
+
+    def _api_error(self, item: Outgoing, exc: SlackApiError) -> SendResult:
+        status, error = exc.response.status_code, _error(exc)
+        if status == 429 or error == "ratelimited":
+            return SendResult.retry(
+                f"rate limited ({error or status})", after=retry_after_seconds(exc.response.headers.get("Retry-After"))
+            )
+        if status >= 500:
+            self._uncertain.add(item.key)
+            return SendResult.retry(f"Slack answered HTTP {status} ({error or 'no error code'})")
+        if error in PERMANENT_ERRORS:
+            return SendResult.failed(error)
+        return SendResult.retry(error or f"HTTP {status}")
+
+    def _refresh_home(self, item: Outgoing) -> None:
+        """A delivered message means the person's to-do list changed: republish their App Home, in
+        the background so the row is recorded as sent at once, and once for a burst of messages."""
+        if self.publish_home is None or item.person_id is None:
+            return
+        user = item.address
+        if user in self._homes:
+            self._homes_again.add(user)
+            return
+        self._homes[user] = asyncio.create_task(self._republish(user))
+
+    async def _republish(self, user: str) -> None:
+        assert self.publish_home is not None
+        try:
+            while True:
+                self._homes_again.discard(user)
+                try:
+                    await self.publish_home(self.client, user)
+                except Exception:  # the message is sent; a stale Home is redrawn when next opened
+                    log.warning("could not republish the App Home of %s", user, exc_info=True)
+                if user not in self._homes_again:
+                    return
+        finally:
+            self._homes.pop(user, None)
+
+    async def idle(self) -> None:
+        """Wait until no Home is being republished (tests; a clean shutdown)."""
+        while self._homes:
+            await asyncio.gather(*self._homes.values(), return_exceptions=True)
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if exc.response is not None else None
+    return str(data.get("error", "")) if isinstance(data, dict) else ""
+
+
+def api_base_url(url: str | None) -> str:
+    return (url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
+
+
+def sending_client(token: str, base_url: str | None, timeout: float = 15) -> AsyncWebClient:
+    """A Web API client with no retry handlers: outbox rows are retried by the delivery loop only."""
+    return AsyncWebClient(token=token, base_url=api_base_url(base_url), timeout=timeout, retry_handlers=[])  # type: ignore[arg-type]

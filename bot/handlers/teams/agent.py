@@ -1,0 +1,210 @@
+"""The Teams agent (Microsoft 365 Agents SDK): `POST /api/messages`.
+
+Thin, as every handler: the SDK checks the Bot Framework token (`jwt_authorization_decorator`);
+we check the tenant is allowed, map the verified `from.aadObjectId` to a roster person, and hand
+the click or the form to `bot.interactions`. Card data names the case and the form, never who
+is acting. Messages and installs store the conversation reference used for proactive messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import AgentApplication, MemoryStorage, TurnContext, TurnState
+
+from bot import forms, interactions
+from bot.config import Person
+from bot.flows.common import Refused
+from bot.flows.screening import notices
+from bot.handlers.teams import connection, references
+from bot.handlers.teams.cards import (
+    CARD_CONTENT_TYPE,
+    META,
+    OpenForm,
+    form_card,
+    message_card,
+    notice_card,
+    result_card,
+    values_facts,
+)
+from bot.messages import Fact, Message
+from bot.service import Service
+from bot.settings import Settings
+from bot.views import sent_message
+
+log = logging.getLogger("panelbot.teams")
+AUTH_CONFIG_KEY = "agent_configuration"  # where the SDK's JWT decorator looks for the auth settings
+
+HELP = (
+    "Hello from panelbot, the screening panel's assistant. Vote requests, decisions, chases and "
+    "other notices for you will arrive here as cards; answer them on the card. Nothing about a child "
+    "is ever shown in Teams: cases are named by their reference. Questions: the Business Manager."
+)
+GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, or tell the Business Manager."
+
+
+@dataclass(frozen=True)
+class Actor:
+    person: Person | None
+    aad_object_id: str
+    tenant_id: str | None
+    refusal: str | None  # why this user may not act, if they may not
+
+
+def identify(service: Service, activity: Activity) -> Actor:
+    """Who is acting, from the verified activity alone."""
+    aad = (activity.from_property.aad_object_id or "") if activity.from_property else ""
+    tenant = references.tenant_of(activity)
+    allowed = service.cfg.teams.allowed_tenants
+    person = service.cfg.by_teams_id(aad) if aad else None
+    refusal = None
+    if allowed and tenant not in allowed:
+        refusal = "Your organisation's Teams tenant is not one this partnership works with."
+    elif person is not None and person.teams_tenant and tenant != person.teams_tenant:
+        refusal = "This Teams account is not the one the roster has for you."
+    return Actor(person, aad, tenant, refusal)
+
+
+class TeamsAgent:
+    def __init__(self, service: Service, settings: Settings) -> None:
+        self.service = service
+        self.auth_config = connection.auth_configuration(settings)
+        manager = connection.connection_manager(self.auth_config)
+        self.adapter = CloudAdapter(connection_manager=manager)
+        self.adapter.on_turn_error = self._on_turn_error
+        self.app = AgentApplication[TurnState](
+            storage=MemoryStorage(), connection_manager=manager, start_typing_timer=False
+        )
+        self.app.activity("message")(self.on_message)
+        self.app.installation_update()(self.on_installed)
+        self.app.conversation_update("membersAdded")(self.on_installed)
+        self.app.adaptive_card.action_execute(re.compile(".+"))(self.on_execute)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self.adapter.process(request, self.app)
+        return response if response is not None else web.Response(status=HTTPStatus.ACCEPTED)
+
+    # --- messages and installs ------------------------------------------------------------
+
+    async def on_message(self, context: TurnContext, state: TurnState) -> None:
+        actor = await self._remember(context.activity)
+        if actor.refusal or actor.person is None:
+            reply = await self._refuse(actor, "teams message")
+            await context.send_activity(reply)
+            return
+        await context.send_activity(HELP)
+
+    async def on_installed(self, context: TurnContext, state: TurnState) -> None:
+        activity = context.activity
+        if activity.type == "installationUpdate" and (activity.action or "").startswith("remove"):
+            return
+        actor = await self._remember(activity)
+        if actor.person is not None and not actor.refusal:
+            await context.send_activity(HELP)
+
+    async def _remember(self, activity: Activity) -> Actor:
+        actor = identify(self.service, activity)
+        personal = activity.conversation is not None and activity.conversation.conversation_type in (
+            None,
+            "personal",
+        )
+        if actor.person is None or actor.refusal or not personal or not actor.tenant_id:
+            return actor  # only a roster person's own chat with the bot is ever used to reach them
+        reference = references.reference_of(activity)
+        env = self.service.env
+        await self.service.transact(
+            lambda uow: references.save_reference(uow, env, actor.aad_object_id, actor.tenant_id, reference)
+        )
+        return actor
+
+    async def _refuse(self, actor: Actor, what: str) -> str:
+        if actor.refusal:
+            details = {"platform": "teams", "platform_id": actor.aad_object_id, "tenant": actor.tenant_id}
+            await self.service.audit_refusal(Refused(actor.refusal, **details), f"teams:{actor.aad_object_id}", what)
+            return actor.refusal
+        reply = await interactions.refuse_stranger(self.service, "teams", actor.aad_object_id, what)
+        return reply.text
+
+    # --- card actions ---------------------------------------------------------------------
+
+    async def on_execute(self, context: TurnContext, state: TurnState, data: Any) -> AdaptiveCardInvokeResponse:
+        verb = context.activity.value.get("action", {}).get("verb", "")
+        data = data if isinstance(data, dict) else {}
+        actor = identify(self.service, context.activity)
+        if actor.refusal or actor.person is None:
+            return card_response(notice_card(await self._refuse(actor, f"card action {verb}")))
+        info = data.get(META) if isinstance(data.get(META), dict) else {}
+        original = await self._original(info.get("card"), actor.person.id)
+        if verb in interactions.SUBMISSIONS:
+            return await self._submit(verb, actor.person, info, data, original)
+        if verb in interactions.PRESSES:
+            reply = await interactions.press(self.service, verb, actor.person.id, str(info.get("value") or ""))
+            if reply.ok:
+                return card_response(result_card(reply.text, [], original))
+            if original is None:
+                return card_response(notice_card(reply.text))
+            return card_response(message_card(original, info.get("card"), banner=reply.text))
+        return card_response(notice_card("panelbot does not know that button. Please use a newer card."))
+
+    async def _submit(
+        self, verb: str, person: Person, info: dict, data: dict, original: Message | None
+    ) -> AdaptiveCardInvokeResponse:
+        form = forms.FORMS[verb]
+        values = {f.name: data[f.name] for f in form.fields if data.get(f.name) is not None}
+        values |= hidden_values(form, str(info.get("value") or ""))
+        ref = str(info.get("ref") or "")
+        reply = await interactions.submit(self.service, verb, person.id, ref, values)
+        if not reply.ok:
+            state = OpenForm(verb, values, reply.errors)
+            if original is not None and any(interactions.form_for(a.id) is form for a in original.actions):
+                return card_response(message_card(original, info.get("card"), state, banner=reply.text))
+            return card_response(form_card(form, ref, info.get("card"), state, reply.text))
+        if getattr(reply.result, "status", None) == "after_decision":
+            return card_response(result_card(reply.text, self._decision_facts(reply.result), None, ok=False))
+        facts = values_facts(form, values) + self._decision_facts(reply.result)
+        return card_response(result_card(reply.text, facts))
+
+    def _decision_facts(self, result: Any) -> list[Fact]:
+        decision = getattr(result, "decision", None)
+        return notices.decision_facts(self.service.env, decision) if decision is not None else []
+
+    async def _original(self, key: Any, person_id: str) -> Message | None:
+        """The message a card was rendered from, if it was this person's own."""
+        if not isinstance(key, str) or not key:
+            return None
+
+        return await self.service.read(lambda uow: sent_message(uow, key, person_id))
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        log.error("Teams turn failed: %s", error, exc_info=error)
+        await context.send_activity(GENERIC_ERROR)
+
+
+def hidden_values(form: forms.Form, value: str) -> dict[str, str]:
+    """What the button that opened the form carries besides its inputs (a milestone's key): never a
+    form field, so nothing a person typed or chose is overridden."""
+    fields = {f.name for f in form.fields}
+    openers = [a for a, f in interactions.FORM_FOR_ACTION.items() if f is form]
+    return {k: v for a in openers for k, v in interactions.preset_for(a, value).items() if k not in fields}
+
+
+def card_response(card: dict[str, Any]) -> AdaptiveCardInvokeResponse:
+    return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=CARD_CONTENT_TYPE, value=card)
+
+
+def mount(app: web.Application, service: Service, settings: Settings) -> TeamsAgent:
+    """Add `POST /api/messages`; every request is checked by the SDK's JWT validation first."""
+    agent = TeamsAgent(service, settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK looks the settings up by this plain string key
+        app[AUTH_CONFIG_KEY] = agent.auth_config
+    app.router.add_post("/api/messages", jwt_authorization_decorator(agent.handle))
+    return agent

@@ -1,0 +1,207 @@
+"""What a click or a form submission means, for every channel alike.
+
+Slack and Teams handlers verify the request and map the platform identity to a roster id; then
+they call `press` (a button with no form) or `submit` (a filled-in form) and show the `Reply`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bot import forms
+from bot.flows.commands import (
+    CastVote,
+    MarkDone,
+    RecordConsultation,
+    RecordDelay,
+    RecordNotificationSent,
+    RecordReferrerAnswer,
+    RecordScrutiny,
+    RegisterReferral,
+    field_errors,
+)
+from bot.flows.common import Env, FlowError, Refused
+from bot.flows.screening import panel
+from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
+from bot.flows.timelines import plan
+from bot.messages import ActionId, split_action_value
+from bot.service import Service
+from bot.states import VoteStatus
+
+
+@dataclass
+class Reply:
+    ok: bool
+    text: str  # what the person is told
+    errors: dict[str, str] = field(default_factory=dict)  # per form field, to show inline
+    result: Any = None
+    ref: str | None = None
+
+
+# Which form a button opens; buttons not listed here act at once.
+FORM_FOR_ACTION: dict[ActionId, forms.Form] = {
+    ActionId.VOTE: forms.VOTE,
+    ActionId.CHANGE_VOTE: forms.VOTE,
+    ActionId.DISAGREE: forms.DISAGREE,
+    ActionId.CONSULTATION: forms.CONSULTATION,
+    ActionId.REFERRER_ANSWER: forms.REFERRER_ANSWER,
+    ActionId.MILESTONE_DONE: forms.MILESTONE_DONE,
+    ActionId.RECORD_DELAY: forms.DELAY,
+}
+
+
+def form_for(action: ActionId | str) -> forms.Form | None:
+    return FORM_FOR_ACTION.get(ActionId(action))
+
+
+def preset_for(action: ActionId | str, value: str) -> dict[str, str]:
+    """Values a form opens with: the pathway the voter clicked."""
+    _, parts = split_action_value(value)
+    if ActionId(action) is ActionId.VOTE and parts:
+        return {"pathway": parts[0]}
+    if ActionId(action) is ActionId.MILESTONE_DONE and parts:
+        return {"key": parts[0]}  # not a form field: carried with the form, back to `_milestone_done`
+    return {}
+
+
+def yes_no(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return {"yes": True, "true": True, "no": False, "false": False}.get(str(value).strip().lower())
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items() if v not in (None, "")}
+
+
+Builder = Callable[[str, str, dict[str, Any]], BaseModel]
+FlowFn = Callable[..., Awaitable[Any]]
+Describe = Callable[[Env, Any], str]
+
+
+def _vote(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    return CastVote(by=by, ref=ref, **{**v, "notifiable": yes_no(v.get("notifiable"))})
+
+
+def _consultation(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    return RecordConsultation(by=by, ref=ref, **{**v, "notifiable": yes_no(v.get("notifiable"))})
+
+
+def _referral(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    referrer = {k.removeprefix("referrer_"): v.pop(k) for k in list(v) if k.startswith("referrer_")}
+    return RegisterReferral(by=by, referrer=referrer, **v)
+
+
+def _milestone_done(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    """The key comes from the button's value `REF|key`: as a carried value, or in `ref` itself."""
+    ref, parts = split_action_value(ref)
+    key = v.pop("key", None) or (parts[0] if parts else "")
+    return MarkDone(by=by, ref=ref, key=key, **v)
+
+
+def _describe_vote(env: Env, result: panel.VoteResult) -> str:
+    if result.status == VoteStatus.AFTER_DECISION:
+        return f"{result.ref}: the panel had already decided. Your vote is recorded but does not change the outcome."
+    if result.status == VoteStatus.UNCHANGED:
+        return f"{result.ref}: that vote was already recorded; nothing changed."
+    agency = env.cfg.agencies[result.agency].name if result.agency in env.cfg.agencies else result.agency
+    tail = " The panel has now decided." if result.decision is not None else ""
+    return f"{result.ref}: {agency}'s vote is {result.status}.{tail}"
+
+
+def _describe_notification(env: Env, case: Any) -> str:
+    due = env.local(case.rapid_review_due) if case.rapid_review_due else "not set"
+    return f"{case.ref}: notification recorded. The Rapid Review is due by {due}."
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One thing a person can do from any front: the command it builds from the person, the case
+    and the form's values; the flow that carries it out; what the person is told afterwards."""
+
+    build: Builder
+    flow: FlowFn
+    describe: Describe
+
+
+# A filled-in form, by the form's name (`bot.forms`): what a submission does.
+SUBMISSIONS: dict[str, Interaction] = {
+    forms.VOTE.name: Interaction(_vote, panel.cast_vote, _describe_vote),
+    forms.DISAGREE.name: Interaction(
+        lambda by, ref, v: RecordScrutiny(by=by, ref=ref, verdict="disagree", **v),
+        panel.record_scrutiny,
+        lambda env, r: "Your disagreement is recorded; the Business Manager will arrange a meeting with the panel.",
+    ),
+    forms.CONSULTATION.name: Interaction(
+        _consultation,
+        panel.record_consultation,
+        lambda env, d: f"Consultation outcome recorded: {PATHWAY_LABELS[Pathway(d.pathway)]}.",
+    ),
+    forms.REFERRER_ANSWER.name: Interaction(
+        lambda by, ref, v: RecordReferrerAnswer(by=by, ref=ref, **v),
+        panel.record_referrer_answer,
+        lambda env, rnd: f"Answer recorded; voting round {rnd.number} is open.",
+    ),
+    forms.REFERRAL.name: Interaction(
+        _referral, panel.register_referral, lambda env, case: f"Referral registered as {case.ref}."
+    ),
+    forms.MILESTONE_DONE.name: Interaction(
+        _milestone_done, plan.mark_done, lambda env, ob: f"Recorded as done: {ob.what}."
+    ),
+    forms.DELAY.name: Interaction(
+        lambda by, ref, v: RecordDelay(by=by, ref=ref, **v),
+        plan.record_delay,
+        lambda env, ob: "Delay recorded. Please tell the National Panel the reason and the new date.",
+    ),
+}
+
+# A button that acts at once, with no form.
+PRESSES: dict[ActionId, Interaction] = {
+    ActionId.CONCUR: Interaction(
+        lambda by, ref, v: RecordScrutiny(by=by, ref=ref, verdict="concur"),
+        panel.record_scrutiny,
+        lambda env, r: "You concur with the outcome; this is recorded.",
+    ),
+    ActionId.NOTIFICATION_SENT: Interaction(
+        lambda by, ref, v: RecordNotificationSent(by=by, ref=ref),
+        panel.record_notification_sent,
+        _describe_notification,
+    ),
+}
+
+
+async def submit(service: Service, form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Reply:
+    """A filled-in form. Invalid input comes back as per-field errors; nothing is recorded."""
+    return await _run(service, SUBMISSIONS[form_name], person_id, ref, _clean(dict(values)))
+
+
+async def press(service: Service, action: ActionId | str, person_id: str, value: str) -> Reply:
+    """A button that acts at once (Concur, Notification sent)."""
+    ref, _ = split_action_value(value)
+    return await _run(service, PRESSES[ActionId(action)], person_id, ref, {})
+
+
+async def _run(service: Service, interaction: Interaction, person_id: str, ref: str, values: dict) -> Reply:
+    try:
+        cmd = interaction.build(person_id, ref, values)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref)
+    try:
+        result = await service.run(interaction.flow, cmd)
+    except FlowError as exc:
+        return Reply(False, exc.message, ref=ref)
+    return Reply(True, interaction.describe(service.env, result), result=result, ref=getattr(result, "ref", ref))
+
+
+async def refuse_stranger(service: Service, platform: str, platform_id: str, what: str) -> Reply:
+    """A platform user who is not on the roster: refused, told why, audited."""
+    message = "You are not on this partnership's panel roster, so panelbot cannot act for you."
+    await service.audit_refusal(
+        Refused(message, platform=platform, platform_id=platform_id), f"{platform}:{platform_id}", what
+    )
+    return Reply(False, message + " Please contact the Business Manager.")

@@ -1,0 +1,2 @@
+"""What runs on its own: the outbox (`outbox`), reminders (`reminders`) and the ticker that drives both
+(`ticker`)."""
