@@ -181,8 +181,39 @@ class Chase(Strict):
     digest_at: dt.time | None = dt.time(8, 30)
 
 
+# What Teams allows in an app manifest (schema v1.30): `panelbot teams package` fills these fields.
+TEAMS_LIMITS = {"developer_name": 32, "app_short_name": 30, "app_full_name": 100}
+TEAMS_FIELD_NAMES = {
+    "developer_name": "the developer name",
+    "app_short_name": "the app's short name",
+    "app_full_name": "the app's full name",
+}
+
+
 class Teams(Strict):
     allowed_tenants: list[str] = []
+    developer_name: str | None = None  # shown as the app's developer; default: partnership.name
+    app_short_name: str = "panelbot"
+    app_full_name: str = "panelbot: safeguarding screening panel"
+
+    @field_validator("developer_name", "app_short_name", "app_full_name")
+    @classmethod
+    def _within_teams_limit(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
+        return check_teams_limit(str(info.field_name), value)
+
+
+def check_teams_limit(name: str, value: str) -> str:
+    limit = TEAMS_LIMITS[name]
+    if len(value) > limit:
+        raise ValueError(
+            f"Teams allows at most {limit} characters for {TEAMS_FIELD_NAMES[name]}; {value!r} has {len(value)}"
+        )
+    return value
 
 
 class Agency(Strict):
@@ -262,6 +293,11 @@ class AppConfig(Strict):
     def by_slack_id(self, slack_id: str) -> Person | None:
         return next((p for p in self.roster if p.slack == slack_id), None)
 
+    @property
+    def teams_developer_name(self) -> str:
+        """The developer name on the Teams app: `teams.developer_name`, else the partnership's name."""
+        return self.teams.developer_name or self.partnership.name
+
     def by_teams_id(self, aad_object_id: str) -> Person | None:
         wanted = aad_object_id.lower()
         return next((p for p in self.roster if p.teams and p.teams.lower() == wanted), None)
@@ -306,9 +342,23 @@ def _semantic_problems(cfg: AppConfig) -> list[str]:
         for role in AGENCY_ROLES:
             if not cfg.holders(role, agency):
                 problems.append(f"roster: agency {agency!r} has no {role.value}")
+    problems += _teams_developer_name(cfg)
     if "la" not in cfg.agencies and cfg.process.decision_rule is DecisionRule.LA_FINAL_SAY:
         problems.append("process.decision_rule: la_final_say needs an agency with the key 'la'")
     return problems
+
+
+def _teams_developer_name(cfg: AppConfig) -> list[str]:
+    """With people in Teams, the app's developer name must fit Teams' limit; the partnership's own
+    name, the default, often does not."""
+    limit = TEAMS_LIMITS["developer_name"]
+    in_teams = any(p.channel is Channel.TEAMS for p in cfg.roster)
+    if not in_teams or cfg.teams.developer_name is not None or len(cfg.partnership.name) <= limit:
+        return []
+    return [
+        f"teams.developer_name: required, because partnership.name ({len(cfg.partnership.name)} characters) is "
+        f"longer than the {limit} characters Teams allows for the developer name"
+    ]
 
 
 def _duplicate_identities(cfg: AppConfig, field: str) -> list[str]:

@@ -69,3 +69,23 @@ async def service(cfg: AppConfig, clock: ManualClock, db_url: str) -> AsyncItera
     await upgrade(svc.engine)
     yield svc
     await svc.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def teams_cards_pass_microsofts_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the whole run: every Adaptive Card any test showed a Teams user (tests/fakes/teams_connector.py
+    collects them from the fake connector and from Action.Execute answers) goes through Microsoft's
+    `adaptivecards` library; any card it rejects fails the run, naming the card."""
+    yield
+    from tests.fakes.teams_connector import SEEN_CARDS
+    from tests.teams_validator import in_ci, missing, unique, validate
+
+    if not SEEN_CARDS:
+        return
+    reason = missing()
+    if reason is not None:
+        assert not in_ci(), f"CI must check the Teams cards with Microsoft's library: {reason}"
+        return
+    cards = unique(SEEN_CARDS)
+    verdict = validate("cards", cards, tmp_path_factory.mktemp("teams-cards"))
+    assert verdict.ok, f"{len(verdict.errors)} problems in {len(cards)} Teams cards:\n{verdict.explain(cards)}"

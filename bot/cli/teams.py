@@ -19,26 +19,63 @@ import yaml
 
 from bot.cli import common as cli
 from bot.cli.common import ConfigOpt
-from bot.config import AppConfig, ConfigError, Person, parse_config
+from bot.config import AppConfig, ConfigError, Person, check_teams_limit, parse_config
 from bot.handlers.graph.client import GraphClient, GraphError
 from bot.settings import Settings
 
 TEAMS_DIR = Path(__file__).resolve().parents[2] / "teams"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")  # the manifest schema's pattern
 
 
 # --- teams package ------------------------------------------------------------------------------
 
 
-def manifest(template: str, bot_id: str, website: str, privacy: str, terms: str, version: str) -> dict[str, Any]:
-    values = {"BOT_ID": bot_id, "WEBSITE_URL": website, "PRIVACY_URL": privacy, "TERMS_URL": terms, "VERSION": version}
-    text = template
-    for name, value in values.items():
-        text = text.replace("{{" + name + "}}", value)
-    left = re.findall(r"\{\{[A-Z_]+\}\}", text)
+PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+def manifest(template: str, values: dict[str, str]) -> dict[str, Any]:
+    """The manifest template with `{{NAME}}` filled in every string (after parsing, so a value with
+    quotes in it cannot break the JSON)."""
+    left: set[str] = set()
+
+    def fill(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: fill(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [fill(v) for v in node]
+        if isinstance(node, str):
+            return PLACEHOLDER.sub(lambda m: values.get(m.group(1)) or left.add(m.group(0)) or m.group(0), node)
+        return node
+
+    data = fill(json.loads(template))
     if left:
-        raise ValueError(f"manifest template has unfilled values: {', '.join(sorted(set(left)))}")
-    return json.loads(text)
+        raise ValueError(f"manifest template has unfilled values: {', '.join(sorted(left))}")
+    return data
+
+
+def manifest_values(cfg: AppConfig, bot_id: str, urls: dict[str, str], version: str) -> dict[str, str]:
+    """What fills the template, from app.yaml's `teams` section; names checked against Teams' limits."""
+    names = {
+        "developer_name": cfg.teams_developer_name,
+        "app_short_name": cfg.teams.app_short_name,
+        "app_full_name": cfg.teams.app_full_name,
+    }
+    for name, value in names.items():
+        try:
+            check_teams_limit(name, value)
+        except ValueError as exc:
+            raise ValueError(f"teams.{name} in app.yaml: {exc}") from None
+    return {
+        "BOT_ID": bot_id,
+        "WEBSITE_URL": urls["website"],
+        "PRIVACY_URL": urls["privacy"],
+        "TERMS_URL": urls["terms"],
+        "VERSION": version,
+        "DEVELOPER_NAME": names["developer_name"],
+        "SHORT_NAME": names["app_short_name"],
+        "FULL_NAME": names["app_full_name"],
+    }
 
 
 def write_package(source: Path, out: Path, data: dict[str, Any]) -> Path:
@@ -56,8 +93,11 @@ def package(
     terms_url: Annotated[str | None, typer.Option(help="Terms of use (https); default: the web site.")] = None,
     version: Annotated[str, typer.Option(help="App version; raise it for each upload.")] = "1.0.0",
     out: Annotated[Path, typer.Option(help="Where to write the zip.")] = TEAMS_DIR / "panelbot-teams.zip",
+    config: ConfigOpt = None,
 ) -> None:
-    """Write the Teams app package (manifest and icons) for upload, with the bot id from the environment."""
+    """Write the Teams app package (manifest and icons) for upload, with the bot id from the environment
+    and the app's names from app.yaml's `teams` section."""
+    cfg = cli.config_or_exit(config)
     bot_id = cli.settings().teams_client_id or ""
     if not GUID.match(bot_id):
         cli.fail("set CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID to the Azure Bot's app (client) id")
@@ -66,7 +106,12 @@ def package(
     if bad:
         cli.fail(f"Teams needs https addresses: {', '.join(bad)}")
     template = (TEAMS_DIR / "manifest.json").read_text(encoding="utf-8")
-    data = manifest(template, bot_id, urls["website"], urls["privacy"], urls["terms"], version)
+    if not VERSION.match(version):
+        cli.fail(f"--version must look like 1.0.0 (three numbers), not {version!r}")
+    try:
+        data = manifest(template, manifest_values(cfg, bot_id, urls, version))
+    except ValueError as exc:
+        cli.fail(str(exc))
     written = write_package(TEAMS_DIR, out, data)
     where = "upload it in Teams (Apps > Manage your apps > Upload an app) or the Teams admin centre"
     cli.out.print(f"wrote {written}: {where}", soft_wrap=True, highlight=False)

@@ -17,6 +17,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 TENANT = "9c5e2f4a-1b2c-4d3e-8f90-a1b2c3d4e5f6"
 BOT_ID = "28:panelbot-test-bot"
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+# Every Adaptive Card any test showed a Teams user (sent to a fake connector, or returned from an
+# Action.Execute), for the session-wide check against Microsoft's card library (tests/conftest.py).
+SEEN_CARDS: list[dict[str, Any]] = []
 
 
 @dataclass
@@ -30,7 +34,7 @@ class Call:
     @property
     def card(self) -> dict[str, Any] | None:
         for attachment in self.body.get("attachments") or []:
-            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+            if attachment.get("contentType") == CARD_TYPE:
                 return attachment["content"]
         return None
 
@@ -42,6 +46,7 @@ class Call:
 @dataclass
 class FakeConnector:
     calls: list[Call] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)  # cards returned to Action.Execute
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -78,7 +83,10 @@ class FakeConnector:
         body = await request.json()
         new_id = activity_id or f"act-{next(self._ids)}"
         cid = request.match_info["cid"]
-        self.calls.append(Call(kind, cid, new_id, body, request.headers.get("Authorization")))
+        call = Call(kind, cid, new_id, body, request.headers.get("Authorization"))
+        self.calls.append(call)
+        if call.card is not None:
+            SEEN_CARDS.append(call.card)
         return web.json_response({"id": new_id}, status=200 if kind == "update" else 201)
 
     async def _send(self, request: web.Request) -> web.Response:
@@ -158,7 +166,9 @@ class TeamsUser:
         value = {"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"}
         status, body = await self.post(self.activity("invoke", name="adaptiveCard/action", value=value))
         assert status == 200, (status, body)
-        assert body["statusCode"] == 200 and body["type"] == "application/vnd.microsoft.card.adaptive", body
+        assert body["statusCode"] == 200 and body["type"] == CARD_TYPE, body
+        self.connector.answers.append(body["value"])
+        SEEN_CARDS.append(body["value"])
         return body["value"]
 
 
