@@ -174,34 +174,62 @@ PRESSES: dict[ActionId, Interaction] = {
 }
 
 
-async def submit(service: Service, form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Reply:
-    """A filled-in form. Invalid input comes back as per-field errors; nothing is recorded."""
-    return await _run(service, SUBMISSIONS[form_name], person_id, ref, _clean(dict(values)))
+@dataclass(frozen=True)
+class Prepared:
+    """A form's command, built and validated with no database: ready for `carry_out`."""
+
+    interaction: Interaction
+    command: BaseModel
+    ref: str
 
 
-async def press(service: Service, action: ActionId | str, person_id: str, value: str) -> Reply:
-    """A button that acts at once (Concur, Notification sent)."""
-    ref, _ = split_action_value(value)
-    return await _run(service, PRESSES[ActionId(action)], person_id, ref, {})
+def prepare(form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Prepared | Reply:
+    """Check a filled-in form without touching the database: the command to run, or a Reply with
+    per-field errors (nothing is recorded). A front can answer at once on either, and run the flow after."""
+    return _prepare(SUBMISSIONS[form_name], person_id, ref, _clean(dict(values)))
 
 
-async def _run(service: Service, interaction: Interaction, person_id: str, ref: str, values: dict) -> Reply:
+async def carry_out(service: Service, prepared: Prepared) -> Reply:
+    """Run a prepared command's flow: what only the flow can refuse (not on the roster for this, a
+    round already closed) comes back as a Reply that is not ok."""
+    interaction, ref = prepared.interaction, prepared.ref
     try:
-        cmd = interaction.build(person_id, ref, values)
-    except ValidationError as exc:
-        errors = field_errors(exc)
-        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref)
-    try:
-        result = await service.run(interaction.flow, cmd)
+        result = await service.run(interaction.flow, prepared.command)
     except FlowError as exc:
         return Reply(False, exc.message, ref=ref)
     return Reply(True, interaction.describe(service.env, result), result=result, ref=getattr(result, "ref", ref))
 
 
+async def submit(service: Service, form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Reply:
+    """A filled-in form. Invalid input comes back as per-field errors; nothing is recorded."""
+    prepared = prepare(form_name, person_id, ref, values)
+    return prepared if isinstance(prepared, Reply) else await carry_out(service, prepared)
+
+
+async def press(service: Service, action: ActionId | str, person_id: str, value: str) -> Reply:
+    """A button that acts at once (Concur, Notification sent)."""
+    ref, _ = split_action_value(value)
+    prepared = _prepare(PRESSES[ActionId(action)], person_id, ref, {})
+    return prepared if isinstance(prepared, Reply) else await carry_out(service, prepared)
+
+
+def _prepare(interaction: Interaction, person_id: str, ref: str, values: dict) -> Prepared | Reply:
+    try:
+        cmd = interaction.build(person_id, ref, values)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref)
+    return Prepared(interaction, cmd, ref)
+
+
+STRANGER_TEXT = "You are not on this partnership's panel roster, so panelbot cannot act for you."
+STRANGER_REPLY = Reply(False, STRANGER_TEXT + " Please contact the Business Manager.")
+
+
 async def refuse_stranger(service: Service, platform: str, platform_id: str, what: str) -> Reply:
-    """A platform user who is not on the roster: refused, told why, audited."""
-    message = "You are not on this partnership's panel roster, so panelbot cannot act for you."
+    """A platform user who is not on the roster: refused, told why (`STRANGER_REPLY`, which a front
+    may show before this audit is written), audited."""
     await service.audit_refusal(
-        Refused(message, platform=platform, platform_id=platform_id), f"{platform}:{platform_id}", what
+        Refused(STRANGER_TEXT, platform=platform, platform_id=platform_id), f"{platform}:{platform_id}", what
     )
-    return Reply(False, message + " Please contact the Business Manager.")
+    return STRANGER_REPLY

@@ -66,7 +66,7 @@ async def test_deadlock_consultation_modal_for_the_executive_chair(steps: Steps)
     assert {"pathway", "notifiable", "rationale", "how"} <= set(input_blocks(view))
     values = {"pathway": "audit_assurance", "notifiable": "no", "rationale": RATIONALE, "how": "phone call, 14:00"}
     answer = await steps.slack.submit(CHAIR, view, values)
-    assert "Consultation outcome recorded: Audit & assurance" in shown_text(answer.body["view"])
+    assert "Consultation outcome recorded: Audit & assurance" in shown_text(answer.modal)
     [decision] = await steps.service.read(lambda uow: _all(uow, Decision))
     assert (decision.method, decision.decided_by) == ("consultation", "exec-chair")
     await steps.drain()
@@ -83,7 +83,7 @@ async def test_referrer_answer_modal_reopens_voting(steps: Steps) -> None:
     query = steps.api.last_dm(BM, "questions for the referrer")
     view = await steps.open_modal(BM, query, "Record referrer answer")
     answer = await steps.slack.submit(BM, view, {"text": "The referrer replied by phone with the details."})
-    assert "voting round 2 is open" in json.dumps(answer.body["view"])
+    assert "voting round 2 is open" in json.dumps(answer.modal)
     await steps.drain()
     first, second = [m for m in steps.api.dms(HEALTH) if "needs" in m["text"] or "voting has closed" in m["text"]]
     assert "voting has closed" in first["text"] and buttons(first) == {}
@@ -101,7 +101,7 @@ async def test_scrutineer_disagrees_through_a_modal(steps: Steps) -> None:
     short = await steps.slack.submit(SCRUTINEER, view, {"comment": "No."})
     assert short.body["response_action"] == "errors" and "comment" in short.body["errors"]
     answer = await steps.slack.submit(SCRUTINEER, view, {"comment": "The injuries warrant a Rapid Review."})
-    assert "disagreement is recorded" in json.dumps(answer.body["view"])
+    assert "disagreement is recorded" in json.dumps(answer.modal)
     await steps.drain()
     assert steps.api.last_dm(BM, "Scrutineer disagrees")
     [row] = await steps.service.read(lambda uow: _all(uow, Scrutiny))

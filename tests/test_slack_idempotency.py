@@ -29,14 +29,17 @@ async def test_retried_delivery_records_one_vote(steps: Steps) -> None:
     view = await steps.open_modal(POLICE, steps.vote_request(POLICE, ref), "No further action")
     payload = steps.slack.submit_payload(POLICE, view, {"notifiable": "no", "rationale": RATIONALE})
     first = await steps.slack.interaction(payload)
+    outcome = steps.slack.modal_after(view["id"], 0, first.body)
     outbox_after_first = await steps.count(OutboxMessage)
     for retry in (1, 2, 3):  # Slack's own retries of the same delivery
+        before = len(steps.api.calls_to("views.update"))
         again = await steps.slack.interaction(
             payload, extra_headers={"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
         )
         assert again.status == 200
-        assert "already recorded; nothing changed" in json.dumps(again.body["view"])
-    assert "is recorded" in json.dumps(first.body["view"])
+        shown = steps.slack.modal_after(view["id"], before, again.body)
+        assert "already recorded; nothing changed" in json.dumps(shown)
+    assert "is recorded" in json.dumps(outcome)
     [vote] = await votes(steps)
     assert (vote.person_id, vote.pathway, vote.version) == ("police-dsp", "no_further_action", 1)
     assert await steps.count(OutboxMessage) == outbox_after_first  # no second "vote recorded" update
@@ -66,7 +69,7 @@ async def test_double_click_and_double_submit_record_one_vote(steps: Steps) -> N
     assert first["id"] != second["id"]
     values = {"notifiable": "no", "rationale": RATIONALE}
     answers = [await steps.slack.submit(POLICE, view, values) for view in (first, second)]
-    assert "is recorded" in json.dumps(answers[0].body) and "nothing changed" in json.dumps(answers[1].body)
+    assert "is recorded" in json.dumps(answers[0].modal) and "nothing changed" in json.dumps(answers[1].modal)
     assert len(await votes(steps)) == 1
     await steps.drain()
     assert len(steps.api.ok_calls("chat.update")) == 1
@@ -87,7 +90,7 @@ async def test_decision_is_posted_once_and_a_late_vote_does_not_change_it(steps:
     assert buttons(steps.api.messages[(health_request["channel"], health_request["ts"])]) == {}
     # ...but a click on the old copy it still had (and a submission) arrives: recorded as late.
     answer = await steps.vote(HEALTH, ref, "Rapid Review", message=health_request, **RR_GROUNDS)
-    assert "had already decided" in json.dumps(answer.body["view"])
+    assert "had already decided" in json.dumps(answer.modal)
     await steps.drain()
     assert steps.api.last_dm(HEALTH, "the panel had already decided")
 
@@ -132,9 +135,10 @@ async def test_choosing_rapid_review_in_the_modal_asks_for_the_grounds(steps: St
     ref = await steps.register()
     view = await steps.open_modal(POLICE, steps.vote_request(POLICE, ref), "Audit & assurance")
     assert "abuse_nature" not in input_blocks(view)
+    before = len(steps.api.calls_to("views.update"))  # the referral's outcome was one
     answer = await steps.slack.choose(POLICE, view, "pathway", "rapid_review")
     assert answer.status == 200
-    [update] = await steps.api.wait_for("views.update")
+    [update] = (await steps.api.wait_for("views.update", before + 1))[before:]
     assert update.status == 200 and update.body["view_id"] == view["id"] and update.body["hash"] == view["hash"]
     updated = steps.api.views[view["id"]]
     assert {"abuse_nature", "harm_basis"} <= set(input_blocks(updated))
@@ -158,7 +162,7 @@ async def test_change_vote_updates_the_same_dm_again(steps: Steps) -> None:
     answer = await steps.slack.submit(
         POLICE, view, {"pathway": "audit_assurance", "notifiable": "no", "rationale": RATIONALE}
     )
-    assert "Greater Manchester Police's vote is changed" in json.dumps(answer.body["view"])
+    assert "Greater Manchester Police's vote is changed" in json.dumps(answer.modal)
     [vote] = await votes(steps)
     assert (vote.pathway, vote.version) == ("audit_assurance", 2)
     await steps.drain()

@@ -76,7 +76,7 @@ async def test_full_screening_in_slack(steps: Steps, slack_cfg_data, db_url, tmp
     assert (rationale["multiline"], rationale["min_length"], rationale["max_length"]) == (True, 20, 3000)
     answer = await steps.slack.submit(POLICE, view, {"notifiable": "yes", "rationale": "x" * 30} | RR_GROUNDS)
     assert answer.body["response_action"] == "update"
-    assert "Greater Manchester Police's vote is recorded" in json.dumps(answer.body["view"])
+    assert "Greater Manchester Police's vote is recorded" in json.dumps(answer.modal)
 
     # The vote request is updated in place: the recorded vote, and a button to change it.
     await steps.drain()

@@ -78,7 +78,7 @@ async def test_unknown_user_is_refused_ephemerally_and_audited(steps: Steps) -> 
     view = await steps.open_modal(POLICE, request, "Rapid Review")
     answer = await steps.slack.submit(STRANGER, view, {"notifiable": "no", "rationale": RATIONALE})
     assert answer.body["response_action"] == "update"
-    assert "not on this partnership's panel roster" in json.dumps(answer.body["view"])
+    assert "not on this partnership's panel roster" in json.dumps(answer.modal)
 
     # /panel: refused in the command's ephemeral answer.
     answer = await steps.slack.command(STRANGER, f"show {ref}")
@@ -103,7 +103,7 @@ async def test_roster_member_without_the_authority_is_refused_and_audited(steps:
     view = await steps.open_modal(POLICE_LEAD, steps.vote_request(POLICE, ref), "Audit & assurance")
     answer = await steps.slack.submit(POLICE_LEAD, view, {"notifiable": "no", "rationale": RATIONALE})
     assert answer.body["response_action"] == "update"
-    assert "Only an agency's panel member or deputy can vote" in json.dumps(answer.body["view"])
+    assert "Only an agency's panel member or deputy can vote" in json.dumps(answer.modal)
     assert await steps.count(Vote) == 0
 
     # A notifiable decision, so the LA notifier gets the Notification sent button; police presses it.

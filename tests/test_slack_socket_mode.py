@@ -58,8 +58,9 @@ async def test_socket_mode_envelopes_reach_the_same_listeners(
     await api.wait_for("views.open")
     values = {"referrer_name": "Dr A Referrer", "panel_summary": "A child was seriously harmed; known to services."}
     ack = await api.push(envelope("interactive", steps.slack.submit_payload(BM, api.last_view(), values)))
-    assert ack["payload"]["response_action"] == "update"
-    assert "Referral registered as TSCP-2026-001" in shown_text(ack["payload"]["view"])
+    assert ack["payload"]["response_action"] == "update"  # "Recording…" at once; the outcome replaces it
+    [outcome] = await api.wait_for("views.update")
+    assert "Referral registered as TSCP-2026-001" in shown_text(outcome.body["view"])
     await steps.drain()
 
     # A vote: the click opens the modal, the submission records it, exactly as over HTTP.
@@ -67,13 +68,15 @@ async def test_socket_mode_envelopes_reach_the_same_listeners(
     await api.push(envelope("interactive", steps.slack.click_payload(POLICE, request, "Rapid Review")))
     await api.wait_for("views.open", 2)
     submitted = {"notifiable": "yes", "rationale": RATIONALE} | RR_GROUNDS
-    ack = await api.push(envelope("interactive", steps.slack.submit_payload(POLICE, api.last_view(), submitted)))
-    assert "Greater Manchester Police's vote is recorded" in shown_text(ack["payload"]["view"])
+    await api.push(envelope("interactive", steps.slack.submit_payload(POLICE, api.last_view(), submitted)))
+    outcome = (await api.wait_for("views.update", 2))[-1]
+    assert "Greater Manchester Police's vote is recorded" in shown_text(outcome.body["view"])
     assert await steps.count(Vote) == 1
 
     # Slack redelivers the same envelope: still one vote.
-    again = await api.push(envelope("interactive", steps.slack.submit_payload(POLICE, api.last_view(), submitted)))
-    assert "nothing changed" in shown_text(again["payload"]["view"])
+    await api.push(envelope("interactive", steps.slack.submit_payload(POLICE, api.last_view(), submitted)))
+    outcome = (await api.wait_for("views.update", 3))[-1]
+    assert "nothing changed" in shown_text(outcome.body["view"])
     assert await steps.count(Vote) == 1
 
     # An event: the App Home is published.

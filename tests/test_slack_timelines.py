@@ -40,7 +40,7 @@ async def test_agency_lead_marks_the_return_done_from_slack(steps: Steps) -> Non
     view = await steps.open_modal(POLICE_LEAD, part, "Mark done")
     assert set(input_blocks(view)) == {"note"}
     answer = await steps.slack.submit(POLICE_LEAD, view, {"note": "Chronology and summary sent to the BM."})
-    assert "Recorded as done" in shown_text(answer.body["view"])
+    assert "Recorded as done" in shown_text(answer.modal)
     [done] = [o for o in await steps.service.read(lambda uow: _all(uow, Obligation)) if o.done_by == "police-lead"]
     assert (done.state, done.owner_agency, done.note) == ("done", "police", "Chronology and summary sent to the BM.")
 

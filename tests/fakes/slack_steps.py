@@ -91,7 +91,7 @@ class Steps:
         values = {"referrer_name": "Dr A Referrer", "referrer_email": "referrer@example.org", "panel_summary": summary}
         answer = await self.slack.submit(BM, view, values | extra)
         assert answer.status == 200 and answer.body["response_action"] == "update", answer
-        text = answer.body["view"]["blocks"][0]["text"]["text"]
+        text = answer.modal["blocks"][0]["text"]["text"]
         ref = text.split("registered as ")[1].rstrip(".")
         await self.drain()
         return ref

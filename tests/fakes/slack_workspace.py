@@ -44,6 +44,7 @@ async def settle_listeners(timeout: float = 5.0) -> None:
 class Answer:
     status: int
     body: Any
+    modal: Any = None  # a submission's modal as the person finally sees it (after any views.update)
 
 
 def buttons(message: Mapping[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -220,7 +221,18 @@ class SlackWorkspace:
         }
 
     async def submit(self, user_id: str, view: Mapping[str, Any], values: Mapping[str, Any], **kw: Any) -> Answer:
-        return await self.interaction(self.submit_payload(user_id, view, values), **kw)
+        """Submit a modal. `Answer.modal` is what the modal shows once the listener is done: the
+        acknowledgement's view, or the view panelbot put in its place afterwards with views.update."""
+        before = len(self.api.calls_to("views.update"))
+        answer = await self.interaction(self.submit_payload(user_id, view, values), **kw)
+        answer.modal = self.modal_after(view["id"], before, answer.body)
+        return answer
+
+    def modal_after(self, view_id: str, updates_before: int, ack: Any) -> Any:
+        updates = [c for c in self.api.calls_to("views.update")[updates_before:] if c.body.get("view_id") == view_id]
+        if updates and "_view" in updates[-1].body:
+            return updates[-1].body["_view"]
+        return ack.get("view") if isinstance(ack, dict) else None
 
     async def choose(self, user_id: str, view: Mapping[str, Any], block_id: str, value: str) -> Answer:
         """Pick an option in a modal's select that dispatches its action (Slack sends block_actions)."""

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -51,6 +52,7 @@ HELP = (
     "waiting for you."
 )
 
+RECORDING = "Recording… this updates in a moment."
 GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, or tell the Business Manager."
 
 
@@ -113,27 +115,43 @@ class SlackHandlers:
 
     # ------------------------------------------------------------ modals
 
-    async def on_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """A modal's submission: inline errors, or the outcome in place of the modal."""
+    async def on_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        """A modal's submission. Slack waits at most 3 s for the answer, so what needs no database is
+        checked first and answered at once (inline field errors, or "Recording…" in place of the
+        form); then the flow runs, and its outcome replaces the modal (views.update), or comes as a DM
+        if the modal is gone. Bolt sends the HTTP answer at ack(); the flow never stands before it."""
         user_id = body["user"]["id"]
         context = FormContext.load(view.get("private_metadata") or "")
         form = FORMS.get(context.form)
         person = self.person(user_id)
         if person is None:
-            text = await self.stranger(user_id, f"slack form {context.form}")
-            await ack(response_action="update", view=notice_modal("Not allowed", text))
+            await ack(response_action="update", view=notice_modal("Not allowed", interactions.STRANGER_REPLY.text))
+            await self.stranger(user_id, f"slack form {context.form}")
             return
         if form is None or form.name not in interactions.SUBMISSIONS:
             await ack(response_action="update", view=notice_modal("Not available", "This form cannot be sent yet."))
             return
         values = {**dict(context.hidden), **state_values(form, view.get("state") or {})}
-        reply = await interactions.submit(self.service, form.name, person.id, context.ref or "", values)
-        errors = modal_errors(reply.errors, view) if reply.errors else {}
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        prepared = interactions.prepare(form.name, person.id, context.ref or "", values)
+        if isinstance(prepared, interactions.Reply):
+            errors = modal_errors(prepared.errors, view)
+            if errors:
+                await ack(response_action="errors", errors=errors)
+            else:
+                await ack(response_action="update", view=notice_modal("Not recorded", prepared.text))
             return
-        title = form.title if reply.ok else "Not recorded"
-        await ack(response_action="update", view=notice_modal(title, reply.text))
+        await ack(response_action="update", view=notice_modal(form.title, RECORDING))
+        reply = await interactions.carry_out(self.service, prepared)
+        await self.show_outcome(client, view["id"], user_id, form.title if reply.ok else "Not recorded", reply.text)
+
+    async def show_outcome(self, client: AsyncWebClient, view_id: str, user_id: str, title: str, text: str) -> None:
+        """The flow's answer in place of the "Recording…" modal; by DM when the modal cannot be updated
+        (closed, or Slack unreachable), so the person always learns whether it counted."""
+        try:
+            await client.views_update(view_id=view_id, view=notice_modal(title, text))
+        except (SlackApiError, TimeoutError, aiohttp.ClientError) as exc:
+            log.info("could not update modal %s (%s); telling %s by DM", view_id, exc, user_id)
+            await self.tell(client, user_id, None, text)
 
     # ------------------------------------------------------------ /panel
 
