@@ -216,6 +216,18 @@ def check_teams_limit(name: str, value: str) -> str:
     return value
 
 
+class Links(Strict):
+    """Single-purpose links in e-mails (`bot/flows/links.py`): where the desk is, and how long a link lives."""
+
+    base_url: str = Field(default="http://127.0.0.1:3978", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    valid_working_days: int = Field(default=5, ge=1, le=30)
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
 class Agency(Strict):
     name: str
 
@@ -274,6 +286,7 @@ class AppConfig(Strict):
     process: Process = Process()
     chase: Chase = Chase()
     teams: Teams = Teams()
+    links: Links = Links()
     roster: list[Person]
 
     @property

@@ -29,6 +29,10 @@ class Action(BaseModel):
     label: str
     value: str
     style: str | None = None  # "primary" | "danger" | None
+    # In an e-mail: the person's own single-purpose link for this action (bot/flows/links.py). The stored
+    # message keeps only the link's id; the outbox worker fills in the URL as it hands the message over.
+    link: int | None = None
+    url: str | None = None
 
 
 class Fact(BaseModel):

@@ -67,9 +67,11 @@ def warn_if_anonymous(settings: Settings) -> None:
 
 
 async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket_mode: bool = False) -> None:
-    service = Service.create(cfg, SystemClock(), settings.panelbot_database_url)
+    service = Service.create(cfg, SystemClock(), settings.panelbot_database_url, settings.link_key)
     await require_current_schema(service.engine)
     warn_if_anonymous(settings)
+    if settings.link_key is None:
+        log.warning("PANELBOT_LINK_KEY is not set: e-mail links work, but a reminder after a restart sends new ones")
     senders = build_senders(settings, service)
     delivery = Delivery(service, senders, worker_name())
     app = build_web_app(service, settings)

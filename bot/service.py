@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import AppConfig
-from bot.flows.common import Env, Refused, audit
+from bot.flows.common import PROCESS_LINK_KEY, Env, Refused, audit
+from bot.flows.links import attach_links
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWork, in_transaction
 
@@ -27,21 +28,33 @@ class Service:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker
+    link_key: bytes = PROCESS_LINK_KEY  # PANELBOT_LINK_KEY; see bot/flows/links.py
 
     @classmethod
-    def create(cls, cfg: AppConfig, clock: Clock, database_url: str) -> Service:
+    def create(cls, cfg: AppConfig, clock: Clock, database_url: str, link_key: bytes | None = None) -> Service:
         engine = make_engine(database_url)
-        return cls(cfg, clock, engine, make_sessionmaker(engine))
+        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY)
 
     @property
     def env(self) -> Env:
-        return Env(self.cfg, self.clock)
+        return Env(self.cfg, self.clock, self.link_key)
+
+    def _with_links(self, env: Env, work: Callable[[UnitOfWork], Awaitable[T]]) -> Callable[[UnitOfWork], Awaitable[T]]:
+        """The work, then links for the e-mails it queued that ask someone to act, in its transaction."""
+
+        async def run(uow: UnitOfWork) -> T:
+            result = await work(uow)
+            if uow.needs_links:
+                await attach_links(uow, env, uow.needs_links)
+            return result
+
+        return run
 
     async def run(self, flow: Callable[[C, UnitOfWork, Env], Awaitable[T]], cmd: C) -> T:
         """Carry out a command. A refusal rolls the flow back, is audited, and is raised to the caller."""
         env = self.env
         try:
-            return await in_transaction(self.sessions, lambda uow: flow(cmd, uow, env))
+            return await in_transaction(self.sessions, self._with_links(env, lambda uow: flow(cmd, uow, env)))
         except Refused as refusal:
             await self.audit_refusal(refusal, getattr(cmd, "by", "unknown"), type(cmd).__name__)
             raise
@@ -58,7 +71,7 @@ class Service:
     async def transact(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Work that writes outside a command (the workers' claims, a Teams conversation reference):
         committed as a whole, or rolled back."""
-        return await in_transaction(self.sessions, work)
+        return await in_transaction(self.sessions, self._with_links(self.env, work))
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """Work that only reads (views). Today the same transaction as `transact`; kept apart so a

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     graph_base_url: str | None = None  # e.g. http://127.0.0.1:8999/v1.0 in tests
     graph_authority_host: str | None = None  # Entra sign-in host for a sovereign cloud (https only)
 
+    panelbot_link_key: SecretStr | None = None  # signs the links in e-mails (bot/flows/links.py); 32+ characters
+
+    @property
+    def link_key(self) -> bytes | None:
+        key = reveal(self.panelbot_link_key)
+        return key.encode("utf-8") if key else None
+
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)

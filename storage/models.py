@@ -285,3 +285,30 @@ class CalendarEvent(Base):
     graph_event_id: Mapped[str | None] = mapped_column(String(256))
     join_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
+
+
+class Link(Base):
+    """A single-purpose link for one person (or the referrer) on one case, sent by e-mail.
+
+    Only the SHA-256 of the URL's token is kept. The token itself is `salt.HMAC(key, salt)` under
+    `PANELBOT_LINK_KEY` from the environment, so a reminder can send the same link again without the
+    store holding anything that opens it (`bot/flows/links.py`)."""
+
+    __tablename__ = "links"
+    __table_args__ = (Index("ix_links_scope", "case_id", "purpose", "person_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(24))  # bot.flows.links.Purpose
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    person_id: Mapped[str | None] = mapped_column(String(64))  # None: the referrer, at `address`
+    address: Mapped[str] = mapped_column(String(320))  # the e-mail address it was sent to
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("screening_rounds.id", ondelete="CASCADE"))
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"))
+    obligation_id: Mapped[int | None] = mapped_column(ForeignKey("obligations.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]  # the last action taken through it
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(64))

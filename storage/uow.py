@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +17,8 @@ class UnitOfWork:
     def __init__(self, sessions: async_sessionmaker) -> None:
         self._sessions = sessions
         self.session: AsyncSession
+        # Outbox rows (e-mails asking a roster person to act) that get their links before commit.
+        self.needs_links: list[Any] = []
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()

@@ -61,7 +61,8 @@ def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]
     cfg = config_or_exit(config)
 
     async def run() -> T:
-        service = Service.create(cfg, clock or SystemClock(), settings().panelbot_database_url)
+        env_settings = settings()
+        service = Service.create(cfg, clock or SystemClock(), env_settings.panelbot_database_url, env_settings.link_key)
         try:
             await require_current_schema(service.engine)
             return await work(service)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,11 +19,16 @@ from bot.workdays import WorkCalendar
 from storage.models import AuditEvent, Case, OutboxMessage, Reminder
 from storage.uow import UnitOfWork
 
+# Without PANELBOT_LINK_KEY a process makes its own: its links work until they expire, but after a
+# restart a reminder cannot repeat them and sends a new one (bot/flows/links.py).
+PROCESS_LINK_KEY = secrets.token_bytes(32)
+
 
 @dataclass(frozen=True)
 class Env:
     cfg: AppConfig
     clock: Clock
+    link_key: bytes = PROCESS_LINK_KEY
 
     @cached_property
     def cal(self) -> WorkCalendar:
@@ -116,22 +122,23 @@ def queue_row(
     replaces_key: str | None,
 ) -> None:
     now = env.now()
-    uow.session.add(
-        OutboxMessage(
-            key=key,
-            case_id=case.id if case else None,
-            person_id=person_id,
-            channel=channel,
-            address=address,
-            kind=message.kind,
-            payload=message.model_dump(mode="json"),
-            replaces_key=replaces_key,
-            state=OutboxState.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    row = OutboxMessage(
+        key=key,
+        case_id=case.id if case else None,
+        person_id=person_id,
+        channel=channel,
+        address=address,
+        kind=message.kind,
+        payload=message.model_dump(mode="json"),
+        replaces_key=replaces_key,
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
+    uow.session.add(row)
+    if channel == Channel.EMAIL.value and person_id is not None and message.actions:
+        uow.needs_links.append(row)  # the e-mail gets the person's links at the end of the flow
 
 
 async def schedule(

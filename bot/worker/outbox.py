@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 
 from bot.flows import delivery as outcomes
+from bot.flows.links import fill_urls
 from bot.messages import Message
 from bot.service import Service
 from bot.states import OutboxChannel, OutboxState
@@ -139,7 +140,7 @@ class Delivery:
                 continue
             row.state, row.claimed_by, row.next_attempt_at = "sending", self.worker, now + LEASE
             row.attempts += 1
-            message = Message.model_validate(row.payload)
+            message = await fill_urls(uow, self.service.env, Message.model_validate(row.payload))
             items.append(
                 Outgoing(
                     row.id, row.key, row.channel, row.address, row.person_id, row.kind, message, replaces, row.attempts

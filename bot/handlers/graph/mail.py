@@ -17,9 +17,26 @@ from bot.worker.outbox import Outgoing, SendResult
 FOOTER = "Sent by panelbot for {partnership}. Please do not put a child's personal details in any reply."
 
 
+def links(message: Message) -> list[tuple[str, str]]:
+    """The message's links, one line each: what it is for (the actions sharing it), and the URL."""
+    grouped: dict[str, list[str]] = {}
+    for action in message.actions:
+        if action.url:
+            grouped.setdefault(action.url, []).append(action.label)
+    return [(" or ".join(labels), url) for url, labels in grouped.items()]
+
+
+LINK_NOTE = (
+    "The link is for you alone: please do not forward this e-mail. Opening it changes nothing; "
+    "you act on the page it opens."
+)
+
+
 def action_hint(message: Message) -> str | None:
     if not message.actions:
         return None
+    if links(message):
+        return LINK_NOTE
     labels = ", ".join(a.label for a in message.actions)
     quote = f" quoting {message.ref}" if message.ref else ""
     return (
@@ -34,6 +51,8 @@ def render_text(message: Message, partnership: str) -> str:
         lines += ["", message.text]
     if message.facts:
         lines += [""] + [f"{f.label}: {f.value}" for f in message.facts]
+    for labels, url in links(message):
+        lines += ["", f"{labels}:", url]
     hint = action_hint(message)
     if hint:
         lines += ["", hint]
@@ -50,6 +69,8 @@ def render_html(message: Message, partnership: str) -> str:
             for f in message.facts
         )
         parts.append(f'<table cellpadding="4">{rows}</table>')
+    for labels, url in links(message):
+        parts.append(f'<p><a href="{escape(url)}">{escape(labels)}</a><br><small>{escape(url)}</small></p>')
     hint = action_hint(message)
     if hint:
         parts.append(f"<p>{escape(hint)}</p>")
