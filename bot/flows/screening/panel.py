@@ -49,9 +49,15 @@ from storage.models import (
 from storage.uow import UnitOfWork
 
 
+def check_may_register(person: Person) -> None:
+    """Only the Business Manager registers a referral; fronts ask this before showing the form."""
+    if not person.has(Role.BUSINESS_MANAGER):
+        raise Refused(f"Only the Business Manager can register a referral; {person.name} is not.")
+
+
 async def register_referral(cmd: RegisterReferral, uow: UnitOfWork, env: Env) -> Case:
     person = person_or_refuse(env, cmd.by)
-    require_role(person, Role.BUSINESS_MANAGER)
+    check_may_register(person)
     received = cmd.received_at or env.now()
     if received.tzinfo is None:
         received = received.replace(tzinfo=env.cfg.tz)

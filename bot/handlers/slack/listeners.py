@@ -22,8 +22,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import interactions
-from bot.config import Person, Role
+from bot.config import Person
 from bot.flows.common import FlowError, Refused
+from bot.flows.screening import panel
 from bot.forms import FORMS, REFERRAL
 from bot.handlers.slack.blocks import FORM_CALLBACK, parse_action_id
 from bot.handlers.slack.home import list_blocks, publish_home, show_blocks
@@ -173,8 +174,9 @@ class SlackHandlers:
             await ack(text=HELP, response_type="ephemeral")
 
     async def new_referral(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, person: Person) -> None:
-        if not person.has(Role.BUSINESS_MANAGER):
-            refusal = Refused(f"Only the Business Manager can register a referral; {person.name} is not.")
+        try:
+            panel.check_may_register(person)
+        except Refused as refusal:
             await self.service.audit_refusal(refusal, person.id, "slack /panel new")
             await ack(text=refusal.message, response_type="ephemeral")
             return
