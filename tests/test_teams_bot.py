@@ -89,12 +89,12 @@ async def test_full_screening_in_teams(teams_world: TeamsWorld) -> None:
     scrutineer = w.user(SCRUTINEER, "Pat Quinn")
     for user in (la, police, health, scrutineer):
         assert await user.install() == 202
-        assert "panelbot" in w.connector.to(user)[-1].text  # the welcome, as a reply
+        assert "case TSCP-2026-001" in card_text(w.connector.to(user)[-1].card)  # the welcome: help, as a reply
     assert len(await rows(w.service, ConversationRef)) == 4
 
     ref = await refer(w.service)
     await w.drain()
-    requests = {u.name: w.connector.cards_to(u)[0] for u in (la, police, health)}
+    requests = {u.name: w.connector.cards_to(u)[-1] for u in (la, police, health)}
     for call in requests.values():
         assert call.kind in ("send", "reply") and ref in card_text(call.card) and SUMMARY in card_text(call.card)
         assert "Zebedee" not in card_text(call.card)
@@ -274,7 +274,7 @@ async def test_connector_429_is_retried_after_retry_after(world: TeamsWorld) -> 
     world.service.clock.advance(dt.timedelta(seconds=30))
     await world.drain()
     [row] = await rows(world.service, OutboxMessage, OutboxMessage.address == LA_DSP)
-    assert row.state == "sent" and row.external_ref["activity_id"] == world.connector.cards_to(la)[0].activity_id
+    assert row.state == "sent" and row.external_ref["activity_id"] == world.connector.cards_to(la)[-1].activity_id
 
 
 @pytest.fixture

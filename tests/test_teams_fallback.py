@@ -28,7 +28,7 @@ async def test_teams_person_without_reference_gets_email_and_bm_is_told_once(cfg
         await la.install()  # Priya (Health, channel teams) never installed the app
         ref = await refer(service)
         await world.drain()
-        la_card = world.connector.cards_to(la)[0].card
+        la_card = world.connector.cards_to(la)[-1].card
         await la.execute(la_card, "vote", vote_inputs("audit_assurance"))
         await actions.submit(service, "vote", "police-dsp", ref, vote_inputs("audit_assurance"))
         for _ in range(3):

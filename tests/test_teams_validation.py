@@ -237,6 +237,12 @@ async def play_everything(p: Panel) -> None:
     await w.drain()
     assert ref != second
 
+    # what people type: help, cases, case REF, new
+    for person_id, text in (("bm", "cases"), ("bm", f"case {ref}"), ("bm", "new"), ("la-dsp", "new")):
+        assert await p[person_id].say(text) == 202
+    for text in ("help", "cases", f"case {second}", "case", "case NOPE-1", "what?"):
+        assert await p["la-dsp"].say(text) == 202
+
 
 async def teams_kinds(service: Service) -> set[str]:
     async def work(uow: Any) -> set[str]:

@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from microsoft_agents.activity import Activity, AdaptiveCardInvokeResponse
+from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse, Attachment
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import AgentApplication, MemoryStorage, TurnContext, TurnState
 
@@ -24,7 +24,7 @@ from bot import forms, interactions
 from bot.config import Person
 from bot.flows.common import Refused
 from bot.flows.screening import notices
-from bot.handlers.teams import connection, references
+from bot.handlers.teams import commands, connection, references
 from bot.handlers.teams.cards import (
     CARD_CONTENT_TYPE,
     META,
@@ -43,11 +43,6 @@ from bot.views import sent_message
 log = logging.getLogger("panelbot.teams")
 AUTH_CONFIG_KEY = "agent_configuration"  # where the SDK's JWT decorator looks for the auth settings
 
-HELP = (
-    "Hello from panelbot, the screening panel's assistant. Vote requests, decisions, chases and "
-    "other notices for you will arrive here as cards; answer them on the card. Nothing about a child "
-    "is ever shown in Teams: cases are named by their reference. Questions: the Business Manager."
-)
 GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, or tell the Business Manager."
 
 
@@ -76,6 +71,8 @@ def identify(service: Service, activity: Activity) -> Actor:
 class TeamsAgent:
     def __init__(self, service: Service, settings: Settings) -> None:
         self.service = service
+        self.case_url: commands.CaseUrl = lambda ref: None
+        self.new_url: str | None = None
         self.auth_config = connection.auth_configuration(settings)
         manager = connection.connection_manager(self.auth_config)
         self.adapter = CloudAdapter(connection_manager=manager)
@@ -100,7 +97,8 @@ class TeamsAgent:
             reply = await self._refuse(actor, "teams message")
             await context.send_activity(reply)
             return
-        await context.send_activity(HELP)
+        answer = await commands.answer(self.service, actor.person, context.activity.text, self.case_url, self.new_url)
+        await context.send_activity(answer_activity(answer))
 
     async def on_installed(self, context: TurnContext, state: TurnState) -> None:
         activity = context.activity
@@ -108,7 +106,8 @@ class TeamsAgent:
             return
         actor = await self._remember(activity)
         if actor.person is not None and not actor.refusal:
-            await context.send_activity(HELP)
+            prefix = self.service.cfg.partnership.reference_prefix
+            await context.send_activity(answer_activity(commands.Answer(card=commands.help_card(prefix))))
 
     async def _remember(self, activity: Activity) -> Actor:
         actor = identify(self.service, activity)
@@ -194,6 +193,15 @@ def hidden_values(form: forms.Form, value: str) -> dict[str, str]:
     fields = {f.name for f in form.fields}
     openers = [a for a, f in interactions.FORM_FOR_ACTION.items() if f is form]
     return {k: v for a in openers for k, v in interactions.preset_for(a, value).items() if k not in fields}
+
+
+def answer_activity(answer: commands.Answer) -> Activity:
+    """A reply in the chat: the answer's card (with its text as the notification's summary), or text."""
+    if answer.card is None:
+        return Activity(type=ActivityTypes.message, text=answer.text or "")
+    attachment = Attachment(content_type=CARD_CONTENT_TYPE, content=answer.card)
+    summary = {"summary": answer.text} if answer.text else {}
+    return Activity(type=ActivityTypes.message, attachments=[attachment], **summary)
 
 
 def card_response(card: dict[str, Any]) -> AdaptiveCardInvokeResponse:
