@@ -101,6 +101,10 @@ class Case(Base):
     cspr_publication_on: Mapped[dt.date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
+    # The referrer's phone and e-mail, encrypted (bot/sealing.py) when a data key is configured.
+    referrer_sealed: Mapped[str | None] = mapped_column(Text)
+    # When retention erased Part A and the contact details (the rest of the record stays).
+    personal_erased_at: Mapped[dt.datetime | None]
 
     child: Mapped[Child | None] = relationship(back_populates="case", uselist=False, lazy="raise")
     rounds: Mapped[list[ScreeningRound]] = relationship(
@@ -124,6 +128,8 @@ class Child(Base):
     disability: Mapped[str | None] = mapped_column(Text)
     home_address: Mapped[str | None] = mapped_column(Text)
     carers: Mapped[str | None] = mapped_column(Text)
+    # All of the above, encrypted (bot/sealing.py), when a data key is configured; the columns are then empty.
+    sealed: Mapped[str | None] = mapped_column(Text)
 
     case: Mapped[Case] = relationship(back_populates="child", lazy="raise")
 
@@ -250,7 +256,8 @@ class OutboxMessage(Base):
 
 
 class AuditEvent(Base):
-    """Append-only: rows are inserted, never updated or deleted."""
+    """Append-only: rows are inserted, never updated or deleted (database triggers refuse both), and
+    chained: `hash` covers this event's content and `prev_hash` (see storage/audit_chain.py)."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -259,6 +266,17 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The chain's last hash and length: one row, locked while events are appended."""
+
+    __tablename__ = "audit_chain_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ConversationRef(Base):

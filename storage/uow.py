@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage import audit_chain
+from storage.models import AuditEvent
+
 T = TypeVar("T")
 
 
@@ -19,6 +22,11 @@ class UnitOfWork:
         self.session: AsyncSession
         # Outbox rows (e-mails asking a roster person to act) that get their links before commit.
         self.needs_links: list[Any] = []
+        self._audit: list[AuditEvent] = []
+
+    def add_audit(self, event: AuditEvent) -> None:
+        """Record an audit event; it joins the hash chain when this unit of work commits."""
+        self._audit.append(event)
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
@@ -30,6 +38,7 @@ class UnitOfWork:
     ) -> None:
         try:
             if exc_type is None:
+                await audit_chain.append(self.session, self._audit)
                 await self.session.commit()
             else:
                 await self.session.rollback()

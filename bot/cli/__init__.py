@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bot import deadlines as deadline_calc
 from bot import render
-from bot.cli import teams, timeline
+from bot.cli import record, teams, timeline
 from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
 from bot.config import Role
 from bot.flows.commands import RegisterReferral, field_errors
@@ -218,6 +218,7 @@ def demo(config: ConfigOpt = None) -> None:
 
 timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
 teams.register(app)  # teams package, roster sync
+record.register(app)  # audit verify / export, reports, keys, retention
 
 
 def main() -> None:

@@ -71,7 +71,8 @@ class Conflict(FlowError):
 
 
 def audit(uow: UnitOfWork, env: Env, actor: str, action: str, case: Case | None = None, **details: Any) -> None:
-    uow.session.add(
+    """Record an event in the audit log: it is chained (storage/audit_chain.py) when the flow commits."""
+    uow.add_audit(
         AuditEvent(at=env.now(), actor=actor, action=action, case_id=case.id if case else None, details=details)
     )
 
