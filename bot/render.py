@@ -87,6 +87,8 @@ def step(out: Console, cfg: AppConfig, at: dt.datetime, kind: str, data: dict[st
     person = cfg.person(str(data.get("by", "")))
     who = person.name if person else data.get("by", "the Business Manager")
     detail = ""
+    if data.get("via") == "link":
+        who += " (through the link in their e-mail)"
     if kind == "vote":
         detail = f": {data.get('pathway', '?').replace('_', ' ')}, notifiable {data.get('notifiable')}"
     elif kind == "scrutiny":
@@ -100,7 +102,19 @@ def delivered(out: Console, cfg: AppConfig, item: Outgoing) -> None:
     who = f"{person.name} ({', '.join(r.value for r in person.roles)})" if person else item.address
     verb = "updated in place" if item.replaces else "new message"
     body = item.message.plain_text()
+    if item.channel == "email":  # the e-mail's own links, one line each, as the mail renderer puts them
+        grouped: dict[str, list[str]] = {}
+        for a in item.message.actions:
+            if a.url:
+                grouped.setdefault(a.url, []).append(a.label)
+        body += "".join(f"\nLink ({' / '.join(labels)}): {url}" for url, labels in grouped.items())
     out.print(Panel(body, title=f"to {who} via {item.channel} — {verb}", title_align="left", expand=False))
+
+
+def link_opened(out: Console, url: str, page: Any) -> None:
+    """A link's page as its person sees it (`panelbot demo`)."""
+    lines = [f"[bold]{page.title}[/bold]", page.who] if page.who else [f"[bold]{page.title}[/bold]", page.reason]
+    out.print(Panel("\n".join(lines), title=f"opens {url}", title_align="left", expand=False))
 
 
 def simulation(out: Console, cfg: AppConfig, result: dict[str, Any]) -> None:
@@ -111,3 +125,20 @@ def simulation(out: Console, cfg: AppConfig, result: dict[str, Any]) -> None:
         for r in result["rejected"]:
             table.add_row(local(cfg.tz, r["at"]), r["step"], r["error"])
         out.print(table)
+
+
+def fresh_link_json(made: Any) -> dict[str, Any]:
+    return {"purpose": made.purpose.value, "person": made.person, "url": made.url, "expires": made.expires_at}
+
+
+def fresh_links(out: Console, made: list[Any], tz: Any = None) -> None:
+    """New single-purpose links, one per open purpose and person (`case show --links`)."""
+    tz = tz or LONDON
+    out.print("[bold]Links[/bold] (new; each works for its person and purpose only — hand on with care)")
+    if not made:
+        out.print("  nothing is open on this case")
+    for m in made:
+        out.print(
+            f"  {m.purpose.value} · {m.person} · until {local(tz, m.expires_at.isoformat())}\n    {m.url}",
+            soft_wrap=True,
+        )

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.clock import ManualClock
 from bot.config import AppConfig, ConfigError, Role, parse_config
 from bot.deadlines import parse_when
+from bot.flows import links
 from bot.flows.commands import (
     CastVote,
     MarkDone,
@@ -60,6 +61,14 @@ STEPS: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]], bool]] = 
     "complaint": (RecordComplaint, plan.record_complaint, True),
 }
 CHANNELS = ("slack", "teams", "email", "calendar")
+# Steps a person reached by e-mail can take through their link (`via: link`).
+LINK_PURPOSES = {
+    "vote": links.Purpose.VOTE,
+    "scrutiny": links.Purpose.SCRUTINY,
+    "consultation": links.Purpose.CONSULTATION,
+    "notification_sent": links.Purpose.NOTIFICATION,
+    "milestone_done": links.Purpose.MILESTONE,
+}
 StepHook = Callable[[dt.datetime, str, dict[str, Any]], None]
 
 
@@ -75,6 +84,7 @@ class Simulation:
     sender: RecordingSender = field(default_factory=RecordingSender)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     on_step: StepHook | None = None
+    on_link: Callable[[str, links.LinkPage], None] | None = None
 
     @property
     def delivery(self) -> Delivery:
@@ -108,13 +118,45 @@ class Simulation:
         model, flow, bm_default = STEPS[kind]
         if bm_default and "by" not in data:
             data["by"] = self.cfg.holders(Role.BUSINESS_MANAGER)[0].id
+        via = data.pop("via", None)
         try:
-            await self.service.run(flow, model.model_validate(data))
+            if via == "link":
+                await self.through_link(kind, data)
+            elif via is not None:
+                raise ScenarioError(f"step {index + 1}: `via` can only be `link`")
+            else:
+                await self.service.run(flow, model.model_validate(data))
         except ValidationError as exc:
             errors = "; ".join(f"{k}: {v}" for k, v in field_errors(exc).items())
             self.reject(index, kind, errors)
         except FlowError as exc:
             self.reject(index, kind, exc.message)
+
+    async def through_link(self, kind: str, data: dict[str, Any]) -> None:
+        """What the person does with the link in their latest e-mail: open the page (as a mail scanner
+        would first: nothing changes), then send its form, as the desk's link page does."""
+        purpose = LINK_PURPOSES.get(kind)
+        url = self.latest_link(str(data.get("by", "")), purpose)
+        if purpose is None or url is None:
+            raise FlowError(f"{data.get('by')} has no e-mail with a link to {kind.replace('_', ' ')}")
+        ref, token = url.rsplit("/", 2)[-2:]
+        page = await self.service.read(lambda uow: links.link_page(uow, self.service.env, ref, token))
+        if self.on_link is not None:
+            self.on_link(url, page)
+        fields = {k: v for k, v in data.items() if k not in ("by", "ref")}
+        act = links.ActThroughLink(
+            ref=ref, token=token, purpose=purpose.value, fields=fields, ip="192.0.2.10", user_agent="panelbot simulate"
+        )
+        await self.service.run(links.act, act)
+
+    def latest_link(self, person_id: str, purpose: links.Purpose | None) -> str | None:
+        for item in reversed(self.sender.sent):
+            if item.person_id != person_id or item.channel != "email":
+                continue
+            for action in item.message.actions:
+                if action.url and links.PURPOSE_OF_ACTION.get(action.id) is purpose:
+                    return action.url
+        return None
 
     def reject(self, index: int, kind: str, error: str) -> None:
         self.rejected.append({"at": iso(self.clock.now()), "step": f"{index + 1}:{kind}", "error": error})
@@ -176,13 +218,14 @@ async def simulate(
     steps: list[dict[str, Any]],
     on_send: Callable[[Outgoing], None] | None = None,
     on_step: StepHook | None = None,
+    on_link: Callable[[str, links.LinkPage], None] | None = None,
 ) -> dict[str, Any]:
     start = _first_time(cfg, steps)
     clock = ManualClock(start)
     service = Service.create(cfg, clock, "sqlite+aiosqlite://")
     await upgrade(service.engine)
     await service.transact(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
-    sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step)
+    sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step, on_link=on_link)
     try:
         for index, step in enumerate(steps):
             await sim.step(index, step)

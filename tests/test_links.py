@@ -264,3 +264,49 @@ async def test_the_outbox_row_for_an_email_keeps_the_link_id_not_the_url(service
         lambda uow: _scalars(uow, select(OutboxMessage).where(OutboxMessage.person_id == "la-deputy"))
     )
     assert all("/l/" not in str(r.payload) for r in rows)
+
+
+async def test_opening_a_link_changes_nothing_and_shows_who_the_person_is(service: Service):
+    case = await refer(service)
+    url = url_to(await delivered(service), "la-deputy", "vote_request")
+    ref, token = token_of(url)
+    before = (len(await audits(service)), len(await outbox(service)))
+    for _ in range(3):  # a mail scanner, twice, then the person
+        page = await service.read(lambda uow: links.link_page(uow, service.env, ref, token))
+    assert (len(await audits(service)), len(await outbox(service))) == before
+    assert page.status == 200 and page.purpose is Purpose.VOTE
+    assert page.who == "You are voting for Tameside MBC as Alex Morgan."
+    assert page.summary == case.panel_summary and page.current == [] and page.values == {}
+
+    await act(service, url, "vote", pathway="no_further_action", notifiable="no", rationale=RATIONALE)
+    page = await service.read(lambda uow: links.link_page(uow, service.env, ref, token))
+    assert page.values["pathway"] == "no_further_action" and page.values["notifiable"] == "no"
+    assert "change" in page.title and any(f.value == "No further action" for f in page.current)
+
+
+async def test_a_dead_link_s_page_says_why_and_who_to_contact_and_nothing_about_the_case(service: Service):
+    case = await refer(service)
+    url = url_to(await delivered(service), "la-deputy", "vote_request")
+    ref, token = token_of(url)
+    await service.run(links.revoke_links, RevokeLinks(by="bm", ref=case.ref))
+    page = await service.read(lambda uow: links.link_page(uow, service.env, ref, token))
+    assert (page.state, page.status) == (LinkState.REVOKED, 410)
+    assert "Jo Baker" in page.contact and page.ref is None and page.summary == "" and page.who == ""
+    tampered = await service.read(lambda uow: links.link_page(uow, service.env, ref, token[:-3] + "abc"))
+    assert (tampered.state, tampered.status) == (LinkState.TAMPERED, 404)
+
+
+async def test_fresh_links_cover_each_open_purpose(service: Service):
+    case = await refer(service)
+    await vote(service, "police-dsp", case.ref, "rapid_review", notifiable=True)
+    await vote(service, "health-dsp", case.ref, "rapid_review", notifiable=True)
+    made = await service.run(links.fresh_links, links.FreshLinks(by="bm", ref=case.ref))
+    assert {(m.purpose, m.person) for m in made} == {
+        (Purpose.SCRUTINY, "scrutineer"),
+        (Purpose.NOTIFICATION, "la-hos"),
+    }
+    notify = next(m for m in made if m.purpose is Purpose.NOTIFICATION)
+    await act(service, notify.url, "notification")
+    assert (await resolve(service, *token_of(notify.url))).state is LinkState.USED
+    with pytest.raises(Refused):
+        await service.run(links.fresh_links, links.FreshLinks(by="la-deputy", ref=case.ref))

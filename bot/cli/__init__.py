@@ -16,6 +16,7 @@ from bot import render
 from bot.cli import record, teams, timeline
 from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
 from bot.config import Role
+from bot.flows import links
 from bot.flows.commands import RegisterReferral, field_errors
 from bot.flows.screening import panel
 from bot.simulate import ScenarioError, load_scenario, simulate
@@ -158,14 +159,51 @@ def referral_add(
     out.print(case.ref)
 
 
+ByOpt = Annotated[str | None, typer.Option("--by", help="Roster id of the Business Manager (default: the first).")]
+
+
 @case_app.command("show")
-def case_show(ref: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def case_show(
+    ref: str,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    with_links: Annotated[
+        bool, typer.Option("--links", help="Also make and print a new link for each open purpose and person.")
+    ] = False,
+    by: ByOpt = None,
+) -> None:
     """A case's status, deadlines, rounds, votes, decision, scrutiny and messages (no child details)."""
-    view = run_with_service(config, lambda svc: svc.read(lambda uow: case_view(uow, svc.env, ref)))
+    cfg = config_or_exit(config)
+    by = by or cfg.holders(Role.BUSINESS_MANAGER)[0].id
+
+    async def work(svc):
+        view = await svc.read(lambda uow: case_view(uow, svc.env, ref))
+        made = await svc.run(links.fresh_links, links.FreshLinks(by=by, ref=ref)) if with_links else None
+        return view, made
+
+    view, made = run_with_service(config, work)
     if as_json:
+        if made is not None:
+            view = {**view, "links": [render.fresh_link_json(m) for m in made]}
         print_json(view)
-    else:
-        render.case(out, view)
+        return
+    render.case(out, view)
+    if made is not None:
+        render.fresh_links(out, made)
+
+
+@case_app.command("revoke-links")
+def case_revoke_links(
+    ref: str,
+    person: Annotated[str | None, typer.Option(help="Only this roster id's links.")] = None,
+    by: ByOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Withdraw a case's live links (all, or one person's): they open a 'withdrawn' page from now on."""
+    cfg = config_or_exit(config)
+    cmd = links.RevokeLinks(by=by or cfg.holders(Role.BUSINESS_MANAGER)[0].id, ref=ref, person=person)
+    count = run_with_service(config, lambda svc: svc.run(links.revoke_links, cmd))
+    out.print(f"{count} link(s) withdrawn.")
 
 
 @app.command("cases")
@@ -211,6 +249,7 @@ def demo(config: ConfigOpt = None) -> None:
             steps,
             on_send=lambda item: render.delivered(out, cfg, item),
             on_step=lambda at, kind, data: render.step(out, cfg, at, kind, data),
+            on_link=lambda url, page: render.link_opened(out, url, page),
         )
     )
     render.simulation(out, cfg, result)

@@ -17,11 +17,13 @@ event (link id, IP address, user agent) and a confirmation e-mail.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import StrEnum
 from typing import Any
 
@@ -54,9 +56,10 @@ from bot.flows.screening import panel
 from bot.flows.screening.notices import yes_no
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.flows.timelines import plan
+from bot.flows.timelines.obligations import owners as plan_owners
 from bot.messages import Action, ActionId, Fact, Message, split_action_value
 from bot.states import CaseStatus, ObligationState, RoundState
-from storage.models import Case, Decision, Link, Obligation, OutboxMessage, ScreeningRound
+from storage.models import Case, Decision, Link, Obligation, OutboxMessage, ScreeningRound, Vote
 from storage.uow import UnitOfWork
 
 
@@ -498,8 +501,13 @@ async def _run(
 
 
 def _command(model: type[Command], by: str, case: Case, fields: dict[str, Any]) -> Any:
-    """The purpose's command from the form; a ValidationError goes back to the form beside its field."""
-    data = {k: v for k, v in fields.items() if k not in ("by", "ref")}
+    """The purpose's command from the form (strings, as a browser sends them: `yes`/`no`, empty for
+    nothing); a ValidationError goes back to the form beside its field."""
+    data = {k: v.strip() if isinstance(v, str) else v for k, v in fields.items() if k not in ("by", "ref")}
+    data = {k: v for k, v in data.items() if v not in (None, "")}
+    if isinstance(data.get("notifiable"), str):
+        answer = {"yes": True, "true": True, "no": False, "false": False}.get(data["notifiable"].lower())
+        data["notifiable"] = answer if answer is not None else data["notifiable"]
     return model.model_validate({**data, "by": by, "ref": case.ref})
 
 
@@ -562,3 +570,192 @@ async def revoke_links(cmd: RevokeLinks, uow: UnitOfWork, env: Env) -> int:
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:
     return field_errors(exc)
+
+
+# --- what a link's page shows ---------------------------------------------------------------
+
+DEAD_TITLES = {
+    LinkState.UNKNOWN: "This link is not recognised",
+    LinkState.TAMPERED: "This link is incomplete or has been changed",
+    LinkState.WRONG_CASE: "This link does not match the case in the address",
+    LinkState.EXPIRED: "This link has expired",
+    LinkState.REVOKED: "This link has been withdrawn",
+    LinkState.USED: "This link has already been used",
+    LinkState.CLOSED: "This link is no longer needed",
+}
+DEAD_ADVICE = {
+    LinkState.TAMPERED: "Copy the whole link from the e-mail into the address bar; mail programs can break long links.",
+    LinkState.UNKNOWN: "Use the link in the most recent e-mail you had from panelbot.",
+    LinkState.WRONG_CASE: "Use the link exactly as it is in the e-mail.",
+    LinkState.EXPIRED: "Links work for a few working days. If you still need to act, ask for a new one.",
+    LinkState.REVOKED: "If you still need to act, ask for a new one.",
+    LinkState.USED: "What you recorded stands; the confirmation e-mail has the details.",
+    LinkState.CLOSED: "Nothing more is needed from you through this link.",
+}
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """A link's page, for any front to render. A dead link's page has only `state`, `title`,
+    `reason`, `advice` and `contact`: nothing about the case."""
+
+    state: LinkState
+    title: str
+    reason: str
+    contact: str | None
+    advice: str = ""
+    purpose: Purpose | None = None
+    ref: str | None = None
+    who: str = ""
+    summary: str = ""
+    facts: list[Fact] = dataclass_field(default_factory=list)
+    current: list[Fact] = dataclass_field(default_factory=list)  # what stands now (their agency's vote)
+    values: dict[str, str] = dataclass_field(default_factory=dict)  # the form, filled in with what stands
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS[self.state]
+
+
+def dead_page(env: Env, resolved: Resolved) -> LinkPage:
+    return LinkPage(
+        resolved.state,
+        DEAD_TITLES[resolved.state],
+        resolved.reason,
+        business_manager(env),
+        DEAD_ADVICE[resolved.state],
+    )
+
+
+async def link_page(uow: UnitOfWork, env: Env, ref: str, token: str) -> LinkPage:
+    """Read only: opening a link (a person, or a mail scanner before them) changes nothing."""
+    resolved = await resolve(uow, env, ref, token)
+    if resolved.state is not LinkState.LIVE:
+        return dead_page(env, resolved)
+    link, case = resolved.link, resolved.case
+    assert link is not None and case is not None
+    purpose = Purpose(link.purpose)
+    name = resolved.person.name if resolved.person else (case.referrer_name or "the referrer")
+    base = dict(
+        state=LinkState.LIVE,
+        reason="",
+        contact=business_manager(env),
+        purpose=purpose,
+        ref=case.ref,
+        summary=case.panel_summary,
+    )
+    if purpose is Purpose.VOTE:
+        return await _vote_page(uow, env, case, link, resolved.person, base)
+    if purpose is Purpose.SCRUTINY:
+        decision = await uow.session.get(Decision, link.decision_id)
+        assert decision is not None
+        facts = [
+            Fact(label="Pathway decided", value=PATHWAY_LABELS[Pathway(decision.pathway)]),
+            Fact(label="Notifiable to the National Panel", value=yes_no(decision.notifiable)),
+            Fact(label="Decided", value=f"{env.local(decision.decided_at)} by {decision.method}"),
+        ]
+        title = f"{case.ref}: concur or disagree with the screening outcome"
+        return LinkPage(**base, title=title, who=f"You are giving your view as {name}.", facts=facts)
+    if purpose is Purpose.CONSULTATION:
+        title = f"{case.ref}: record the consultation outcome"
+        return LinkPage(**base, title=title, who=f"You are recording the outcome as {name}.")
+    if purpose is Purpose.NOTIFICATION:
+        title = f"{case.ref}: the National Panel has been notified"
+        facts = [Fact(label="Notification due", value=env.local(case.notification_due))]
+        who = f"You are recording that the National Panel was notified, as {name}."
+        return LinkPage(**base, title=title, who=who, facts=facts)
+    ob = await uow.session.get(Obligation, link.obligation_id)
+    what = ob.what if ob else "this task"
+    facts = [Fact(label="Due", value=env.local(ob.due_at))] if ob else []
+    return LinkPage(
+        **base, title=f"{case.ref}: mark done", who=f"You are marking “{what}” done, as {name}.", facts=facts
+    )
+
+
+async def _vote_page(
+    uow: UnitOfWork, env: Env, case: Case, link: Link, person: Person | None, base: dict[str, Any]
+) -> LinkPage:
+    assert person is not None and person.agency is not None
+    agency = env.cfg.agencies[person.agency].name
+    rnd = await uow.session.get(ScreeningRound, link.round_id)
+    assert rnd is not None
+    facts = [Fact(label="Screening decision due", value=env.local(case.screening_due))]
+    if rnd.number > 1:
+        facts.append(Fact(label="Round", value=f"{rnd.number} (after the referrer's answer)"))
+    standing = await uow.session.scalar(select(Vote).where(Vote.round_id == rnd.id, Vote.agency == person.agency))
+    current: list[Fact] = []
+    values: dict[str, str] = {}
+    if standing is not None:
+        voter, when = env.cfg.person(standing.person_id), env.local(standing.cast_at)
+        current = [
+            Fact(label="Pathway", value=PATHWAY_LABELS[Pathway(standing.pathway)]),
+            Fact(label="Notifiable to the National Panel", value=yes_no(standing.notifiable)),
+            Fact(label="Voted by", value=f"{voter.name if voter else standing.person_id}, {when}"),
+            Fact(label="Rationale", value=standing.rationale),
+        ]
+        values = {
+            "pathway": standing.pathway,
+            "notifiable": "yes" if standing.notifiable else "no",
+            "rationale": standing.rationale,
+            "abuse_nature": standing.abuse_nature or "",
+            "harm_basis": standing.harm_basis or "",
+        }
+    title = f"{case.ref}: {'change ' if standing else ''}{agency}'s screening vote"
+    who = f"You are voting for {agency} as {person.name}."
+    return LinkPage(**base, title=title, who=who, facts=facts, current=current, values=values)
+
+
+# --- fresh links for the operator (`panelbot case show REF --links`) -------------------------
+
+
+async def open_scopes(uow: UnitOfWork, env: Env, case: Case) -> list[Scope]:
+    """Every purpose still open on the case, for each person who may act on it."""
+    scopes: list[Scope] = []
+
+    def add(purpose: Purpose, people: list[Person], **ids: int) -> None:
+        for p in people:
+            scopes.append(Scope(purpose, case, p.id, p.email, **ids))
+
+    rnd = await latest_round(uow, case)
+    if rnd is not None and rnd.state in (RoundState.OPEN, RoundState.DEADLOCK):
+        for agency in env.cfg.agencies:
+            add(Purpose.VOTE, panel.vote_recipients(env, agency), round_id=rnd.id)
+        if rnd.state == RoundState.DEADLOCK:
+            chairs = env.cfg.holders(Role.EXECUTIVE_CHAIR) + env.cfg.holders(Role.INDEPENDENT_SCRUTINEER)
+            add(Purpose.CONSULTATION, chairs, round_id=rnd.id)
+    obligations = await plan.case_obligations(uow, case, ObligationState.OPEN)
+    decision = await latest_decision(uow, case)
+    for ob in obligations:
+        if ob.kind == "scrutiny" and decision is not None and ob.key == f"scrutiny:{decision.id}":
+            add(Purpose.SCRUTINY, env.cfg.holders(Role.INDEPENDENT_SCRUTINEER), decision_id=decision.id)
+        elif ob.kind == "notification":
+            add(Purpose.NOTIFICATION, env.cfg.holders(Role.LA_NOTIFIER), obligation_id=ob.id)
+        elif ob.kind not in ("vote", "consultation", "scrutiny"):
+            add(Purpose.MILESTONE, plan_owners(env, ob), obligation_id=ob.id)
+    return scopes
+
+
+class FreshLinks(Command):
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class FreshLink:
+    purpose: Purpose
+    person: str
+    url: str
+    expires_at: dt.datetime
+
+
+async def fresh_links(cmd: FreshLinks, uow: UnitOfWork, env: Env) -> list[FreshLink]:
+    """A new link for each open purpose and person, for the Business Manager to hand on or use."""
+    bm = person_or_refuse(env, cmd.by)
+    require_role(bm, Role.BUSINESS_MANAGER)
+    case = await load_case(uow, cmd.ref)
+    made = []
+    for scope in await open_scopes(uow, env, case):
+        issued = await issue(uow, env, scope, fresh=True)
+        if (await check(uow, env, issued.link, case))[0] is LinkState.LIVE:
+            made.append(FreshLink(scope.purpose, scope.person_id or scope.address, issued.url, issued.link.expires_at))
+    audit(uow, env, bm.id, "links_printed", case, links=len(made))
+    return made
