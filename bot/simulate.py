@@ -177,9 +177,13 @@ class Simulation:
                     "to": m.person_id or m.address,
                     "channel": m.channel,
                     "ref": by_case.get(m.case_id),
+                    "title": m.payload.get("title", ""),
+                    "text": m.payload.get("text", ""),
                 }
                 for m in rows
             ]
+            for case in cases:
+                case["obligations"] = (await plan.timeline(uow, self.service.env, case["ref"]))["obligations"]
             return {"cases": cases, "messages": messages, "rejected": self.rejected}
 
         return await self.service.read(work)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from typer.testing import CliRunner
 
@@ -128,3 +129,21 @@ async def test_healthz_reports_schema_and_database(service):
         body = await response.json()
     assert response.status == 200
     assert body["database"] == "ok" and body["schema"]["up_to_date"] is True
+
+
+def test_deadlines_json_prints_times_with_their_london_offset(runner: CliRunner, tmp_path: Path):
+    """Issue 12, item 7: a time of day is never a bare date, and never UTC; an `{hours: 48}` deadline
+    at 09:00 shows its 09:00, in summer with +01:00."""
+    data = yaml.safe_load((ROOT / "app.yaml").read_text())
+    data["process"]["screening_due"] = {"hours": 48}
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(data))
+    args = ["deadlines", "--received", "2026-07-06T09:00", "--notified", "2026-07-08", "--json", "--config", str(path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["received"] == "2026-07-06T09:00:00+01:00"
+    assert got["screening_due"] == "2026-07-08T09:00:00+01:00"
+    assert got["notification_due"] == "2026-07-13T17:00:00+01:00"
+    assert got["rapid_review_due"] == "2026-07-29T17:00:00+01:00"
+    assert got["milestones"][-1]["due"] == "2026-07-28T17:00:00+01:00"

@@ -44,6 +44,17 @@ def test_scenario(path: Path):
         assert kinds[kind] == count, (kind, kinds)
     for kind, at in expect.get("message_at", {}).items():
         assert {m["at"] for m in run["messages"] if m["kind"] == kind} == {at}
+    for ref, wanted in expect.get("obligations", {}).items():
+        got = {o["key"]: o for o in cases[ref]["obligations"]}
+        for key, fields in wanted.items():
+            if fields is None:  # the obligation must not exist
+                assert key not in got, (ref, key)
+                continue
+            assert key in got, (ref, key, sorted(got))
+            assert {k: got[key][k] for k in fields} == fields, (ref, key)
+    for kind, phrase in expect.get("message_text", {}).items():
+        texts = [m["title"] + "\n" + m["text"] for m in run["messages"] if m["kind"] == kind]
+        assert texts and all(phrase in t for t in texts), (kind, phrase, texts[:1])
     errors = [r["error"] for r in run["rejected"]]
     assert len(errors) == len(expect.get("rejected", [])), errors
     for error, wanted in zip(errors, expect.get("rejected", []), strict=True):
