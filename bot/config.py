@@ -129,6 +129,13 @@ class RapidReviewMeeting(Strict):
     minutes: int = Field(default=120, ge=15, le=600)
 
 
+class RapidReviewWithoutNotification(Strict):
+    """A Rapid Review the panel does not find notifiable (003 and 004 allow it): `decision` gives it
+    the same Day 1-15 plan anchored on the decision's day; `none` gives it no plan."""
+
+    anchor: Literal["decision", "none"] = "decision"
+
+
 class Process(Strict):
     decision_rule: DecisionRule = DecisionRule.MAJORITY
     vote_requests_to_deputies: bool = True
@@ -136,6 +143,7 @@ class Process(Strict):
     notification_due: Duration = Duration(working_days=5)
     rapid_review_due: Duration = Duration(working_days=15)
     rapid_review_plan: list[Milestone] = []
+    rapid_review_without_notification: RapidReviewWithoutNotification = RapidReviewWithoutNotification()
     audit_assurance: AuditAssurance = AuditAssurance()
     cspr: Cspr = Cspr()
     complaint_response: Duration = Duration(working_days=20)

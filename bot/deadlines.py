@@ -57,7 +57,9 @@ def check_order(received: dt.datetime, notified: dt.date | None, tz: dt.tzinfo =
 
 
 def referral_deadlines(cfg: AppConfig, received: dt.datetime, notified: dt.date | None) -> dict[str, Any]:
-    """The referral's deadlines as a JSON-ready dict (dates as ISO strings, `received` in UTC).
+    """The referral's deadlines as a JSON-ready dict. Every moment is ISO 8601 with its offset in the
+    partnership's timezone (Europe/London: `+00:00` in winter, `+01:00` in summer), never a bare date
+    for a time of day and never UTC; `notified` and a milestone's `date` are days, and stay dates.
 
     `notified`, `rapid_review_due` and `milestones` are present only when `notified` is given. The
     Rapid Review clock starts at the start of the working day the notification was sent, so with
@@ -68,24 +70,30 @@ def referral_deadlines(cfg: AppConfig, received: dt.datetime, notified: dt.date 
     cal = WorkCalendar.from_config(cfg)
     process = cfg.process
     out: dict[str, Any] = {
-        "received": received.astimezone(UTC).isoformat(),
-        "screening_due": cal.local_date(cal.due_after(received, process.screening_due)).isoformat(),
-        "notification_due": cal.local_date(cal.due_after(received, process.notification_due)).isoformat(),
+        "received": _local(cfg, received),
+        "screening_due": _local(cfg, cal.due_after(received, process.screening_due)),
+        "notification_due": _local(cfg, cal.due_after(received, process.notification_due)),
     }
     if notified is None:
         return out
     clock_start = cal.start_of_day(notified)
     out["notified"] = notified.isoformat()
-    out["rapid_review_due"] = cal.local_date(cal.due_after(clock_start, process.rapid_review_due)).isoformat()
-    out["milestones"] = [_milestone(cal, notified, m) for m in process.rapid_review_plan]
+    out["rapid_review_due"] = _local(cfg, cal.due_after(clock_start, process.rapid_review_due))
+    out["milestones"] = [_milestone(cfg, cal, notified, m) for m in process.rapid_review_plan]
     return out
 
 
-def _milestone(cal: WorkCalendar, notified: dt.date, m: Milestone) -> dict[str, Any]:
+def _local(cfg: AppConfig, moment: dt.datetime) -> str:
+    return moment.astimezone(cfg.tz).isoformat()
+
+
+def _milestone(cfg: AppConfig, cal: WorkCalendar, notified: dt.date, m: Milestone) -> dict[str, Any]:
+    day = cal.plan_day(notified, m.day)
     return {
         "day": m.day,
         "key": m.key,
-        "date": cal.plan_day(notified, m.day).isoformat(),
+        "date": day.isoformat(),
+        "due": _local(cfg, cal.end_of_day(day)),
         "what": m.what,
         "owner": m.owner.value,
     }

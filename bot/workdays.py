@@ -101,11 +101,12 @@ class WorkCalendar:
         return d
 
     def plan_day(self, anchor: dt.date, n: int) -> dt.date:
-        """Day `n` of a plan: Day 1 is `anchor` if it is a working day, else the next working day;
-        Day n is the (n−1)-th working day after Day 1."""
+        """Day `n` of a plan: Day 1 is `anchor` itself (the day the notification was sent), working day
+        or not; Day n (n ≥ 2) is the (n−1)-th working day after it. So a plan of 15 days ends one working
+        day before a limit of 15 working days after the anchor, whatever day the anchor is."""
         if n < 1:
             raise ValueError(f"plan days start at Day 1, not Day {n}")
-        return self.add_working_days(self.add_working_days(anchor, 0), n - 1)
+        return anchor if n == 1 else self.add_working_days(anchor, n - 1)
 
     def working_days_between(self, first: dt.date, last: dt.date) -> int:
         """How many working days lie in `first`..`last`, both included (0 if last < first)."""

@@ -75,6 +75,7 @@ class Case(Base):
     ref: Mapped[str] = mapped_column(String(32), unique=True)
     status: Mapped[str] = mapped_column(String(24), index=True)
     received_at: Mapped[dt.datetime]
+    aware_at: Mapped[dt.datetime | None]  # when the partnership became aware (the notification clock's anchor)
     incident_date: Mapped[dt.date | None] = mapped_column(Date)
     referrer_name: Mapped[str] = mapped_column(String(200))
     referrer_role: Mapped[str | None] = mapped_column(String(200))
@@ -93,12 +94,16 @@ class Case(Base):
     notification_due: Mapped[dt.datetime]
     notified_at: Mapped[dt.datetime | None]
     rapid_review_due: Mapped[dt.datetime | None]
+    rr_day1: Mapped[dt.date | None] = mapped_column(Date)  # the Rapid Review plan's Day 1
+    submitted_at: Mapped[dt.datetime | None]  # the Rapid Review report went to the National Panel
+    submitted_by: Mapped[str | None] = mapped_column(String(64))
     # The latest Rapid Review delay recorded (history in the audit log), and the local CSPR's dates.
     delay_reason: Mapped[str | None] = mapped_column(Text)
     delay_expected_on: Mapped[dt.date | None] = mapped_column(Date)
     delay_recorded_at: Mapped[dt.datetime | None]
     cspr_decided_on: Mapped[dt.date | None] = mapped_column(Date)
     cspr_publication_on: Mapped[dt.date | None] = mapped_column(Date)
+    cspr_reviewer: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
     # The referrer's phone and e-mail, encrypted (bot/sealing.py) when a data key is configured.
@@ -143,6 +148,7 @@ class ScreeningRound(Base):
     state: Mapped[str] = mapped_column(String(16))  # open | deadlock | decided
     opened_at: Mapped[dt.datetime]
     deadlocked_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # why a reconsideration reopened screening
 
     case: Mapped[Case] = relationship(back_populates="rounds", lazy="raise")
 
@@ -192,6 +198,42 @@ class Scrutiny(Base):
     at: Mapped[dt.datetime]
 
 
+class RapidReviewOutcome(Base):
+    """What the Rapid Review found, recorded by its chair (or the Business Manager) after the Day 13
+    meeting; re-recorded while the partners ask for amendments (`version`), history in the audit log."""
+
+    __tablename__ = "rr_outcomes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    immediate_actions: Mapped[str] = mapped_column(Text)
+    single_agency_learning: Mapped[str] = mapped_column(Text)
+    multi_agency_learning: Mapped[str] = mapped_column(Text)
+    cspr_criteria_met: Mapped[bool] = mapped_column(Boolean)
+    recommendation: Mapped[str] = mapped_column(String(24))  # local_cspr | national_review | no_review
+    no_review_reason: Mapped[str | None] = mapped_column(Text)
+    wider_system_issues: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[str] = mapped_column(Text)  # the decision summary the DSPs and the scrutineer are told
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime]
+    agreed_at: Mapped[dt.datetime | None]  # all three partners agreed: sign-off closed
+
+
+class SignOff(Base):
+    """One agency's standing answer on the Rapid Review report: agree, or amend with a comment."""
+
+    __tablename__ = "signoffs"
+    __table_args__ = (UniqueConstraint("outcome_id", "agency"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("rr_outcomes.id", ondelete="CASCADE"))
+    agency: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16))  # agree | amend
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class Obligation(Base):
     """Something someone owes by a time: a vote, the notification, a milestone, a return."""
 
@@ -204,6 +246,7 @@ class Obligation(Base):
     what: Mapped[str] = mapped_column(Text)
     owner_role: Mapped[str] = mapped_column(String(32))
     owner_agency: Mapped[str | None] = mapped_column(String(32))
+    owner_person: Mapped[str | None] = mapped_column(String(64))  # a named person (an action's owner)
     due_at: Mapped[dt.datetime]
     plan_day: Mapped[int | None]
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled

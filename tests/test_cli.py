@@ -35,10 +35,10 @@ def test_deadlines_json_matches_the_statutory_example(runner: CliRunner):
     data = json.loads(result.stdout)
     assert {k: data[k] for k in ("received", "screening_due", "notification_due", "notified", "rapid_review_due")} == {
         "received": "2026-12-21T10:00:00+00:00",
-        "screening_due": "2026-12-23",
-        "notification_due": "2026-12-30",
+        "screening_due": "2026-12-23T17:00:00+00:00",
+        "notification_due": "2026-12-30T17:00:00+00:00",
         "notified": "2026-12-24",
-        "rapid_review_due": "2027-01-19",
+        "rapid_review_due": "2027-01-19T17:00:00+00:00",
     }
     assert [(m["day"], m["date"], m["owner"]) for m in data["milestones"]][:3] == [
         (1, "2026-12-24", "la_notifier"),

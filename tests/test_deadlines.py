@@ -50,58 +50,59 @@ def test_the_christmas_example_exactly(cfg: AppConfig) -> None:
     whats = {m["key"]: m["what"] for m in raw_config()["process"]["rapid_review_plan"]}
     expected = {
         "received": "2026-12-21T10:00:00+00:00",
-        "screening_due": "2026-12-23",
-        "notification_due": "2026-12-30",
+        "screening_due": "2026-12-23T17:00:00+00:00",
+        "notification_due": "2026-12-30T17:00:00+00:00",
         "notified": "2026-12-24",
-        "rapid_review_due": "2027-01-19",
+        "rapid_review_due": "2027-01-19T17:00:00+00:00",
         "milestones": [
-            {"day": day, "key": key, "date": date, "what": whats[key], "owner": owner}
+            {"day": day, "key": key, "date": date, "due": f"{date}T17:00:00+00:00", "what": whats[key], "owner": owner}
             for day, key, date, owner in EXPECTED_PLAN
         ],
     }
     got = referral_deadlines(cfg, london("2026-12-21T10:00"), D("2026-12-24"))
     assert got == expected
     assert list(got) == list(expected)
-    assert [list(m) for m in got["milestones"]] == [["day", "key", "date", "what", "owner"]] * 9
+    assert [list(m) for m in got["milestones"]] == [["day", "key", "date", "due", "what", "owner"]] * 9
 
 
 def test_without_notification_only_the_referral_clocks(cfg: AppConfig) -> None:
     got = referral_deadlines(cfg, london("2026-12-21T10:00"), None)
     assert got == {
         "received": "2026-12-21T10:00:00+00:00",
-        "screening_due": "2026-12-23",
-        "notification_due": "2026-12-30",
+        "screening_due": "2026-12-23T17:00:00+00:00",
+        "notification_due": "2026-12-30T17:00:00+00:00",
     }
 
 
-def test_received_is_given_in_utc(cfg: AppConfig) -> None:
+def test_received_is_given_in_london_time_with_its_offset(cfg: AppConfig) -> None:
     got = referral_deadlines(cfg, london("2026-07-06T10:00"), None)
-    assert got["received"] == "2026-07-06T09:00:00+00:00"
+    assert got["received"] == "2026-07-06T10:00:00+01:00"
 
 
 def test_received_just_after_midnight_in_summer_counts_from_the_london_date(cfg: AppConfig) -> None:
     # 23:30 UTC Sunday 5 July = 00:30 BST Monday 6 July.
     received = dt.datetime(2026, 7, 5, 23, 30, tzinfo=dt.UTC)
     got = referral_deadlines(cfg, received, None)
-    assert got["screening_due"] == "2026-07-08"
-    assert got["notification_due"] == "2026-07-13"
+    assert got["screening_due"] == "2026-07-08T17:00:00+01:00"
+    assert got["notification_due"] == "2026-07-13T17:00:00+01:00"
 
 
 def test_easter_referral(cfg: AppConfig) -> None:
     # Thu 2 April 2026; Good Friday 3rd and Easter Monday 6th are bank holidays.
     got = referral_deadlines(cfg, london("2026-04-02T15:00"), D("2026-04-09"))
-    assert got["screening_due"] == "2026-04-08"
-    assert got["notification_due"] == "2026-04-13"
-    assert got["rapid_review_due"] == "2026-04-30"
+    assert got["screening_due"] == "2026-04-08T17:00:00+01:00"
+    assert got["notification_due"] == "2026-04-13T17:00:00+01:00"
+    assert got["rapid_review_due"] == "2026-04-30T17:00:00+01:00"
     assert got["milestones"][-1]["date"] == "2026-04-29"
 
 
-def test_notified_on_a_weekend_starts_the_plan_on_monday(cfg: AppConfig) -> None:
+def test_notified_on_a_weekend_is_day_1_and_day_2_is_monday(cfg: AppConfig) -> None:
     got = referral_deadlines(cfg, london("2026-01-05T10:00"), D("2026-01-10"))
-    assert got["milestones"][0]["date"] == "2026-01-12"
-    assert got["milestones"][-1]["date"] == "2026-01-30"
+    assert got["milestones"][0]["date"] == "2026-01-10"
+    assert got["milestones"][1]["date"] == "2026-01-12"
+    assert got["milestones"][-1]["date"] == "2026-01-29"  # one working day before the statutory date
     # The statutory clock counts from the Saturday: 15 working days strictly after it.
-    assert got["rapid_review_due"] == "2026-01-30"
+    assert got["rapid_review_due"] == "2026-01-30T17:00:00+00:00"
 
 
 def test_screening_due_in_hours() -> None:
@@ -109,16 +110,16 @@ def test_screening_due_in_hours() -> None:
     data["process"]["screening_due"] = {"hours": 48}
     cfg = parse_config(data)
     # Friday 10:00 + 48 h is Sunday: rolls to Monday.
-    assert referral_deadlines(cfg, london("2026-01-09T10:00"), None)["screening_due"] == "2026-01-12"
+    assert referral_deadlines(cfg, london("2026-01-09T10:00"), None)["screening_due"] == "2026-01-12T09:00:00+00:00"
     # Monday 10:00 + 48 h is Wednesday 10:00.
-    assert referral_deadlines(cfg, london("2026-01-05T10:00"), None)["screening_due"] == "2026-01-07"
+    assert referral_deadlines(cfg, london("2026-01-05T10:00"), None)["screening_due"] == "2026-01-07T10:00:00+00:00"
 
 
 @pytest.mark.parametrize(
     ("hours", "due"),
     [
-        (80, "2026-01-08"),  # Mon 5 Jan 09:00 + 80 h = Thu 17:00: the end of the day is still Thursday
-        (81, "2026-01-09"),  # Thu 18:00 is after hours: Fri 09:00 (from midnight it would be Thursday)
+        (80, "2026-01-08T17:00:00+00:00"),  # Mon 5 Jan 09:00 + 80 h = Thu 17:00: still Thursday
+        (81, "2026-01-09T09:00:00+00:00"),  # Thu 18:00 is after hours: Fri 09:00 (from midnight: Thursday)
     ],
 )
 def test_rapid_review_due_in_hours_counts_from_the_start_of_the_notified_day(hours: int, due: str) -> None:
@@ -134,8 +135,8 @@ def test_local_closure_moves_the_deadlines() -> None:
     data["calendar"]["closures"] = ["2026-12-29"]
     cfg = parse_config(data)
     got = referral_deadlines(cfg, london("2026-12-21T10:00"), D("2026-12-24"))
-    assert got["notification_due"] == "2026-12-31"
-    assert got["rapid_review_due"] == "2027-01-20"
+    assert got["notification_due"] == "2026-12-31T17:00:00+00:00"
+    assert got["rapid_review_due"] == "2027-01-20T17:00:00+00:00"
     assert got["milestones"][1]["date"] == "2026-12-30"
 
 

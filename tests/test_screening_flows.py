@@ -39,7 +39,7 @@ async def test_referral_gets_reference_deadlines_and_convenes_the_panel(service)
         ("la-deputy", "email"),
     }
     convened = await outbox(service, "panel_convened")
-    assert recipients(convened) == {"bm"}
+    assert recipients(convened) == {"bm", "la-hos"}  # 004: the LA Head of Safeguarding & QA is alerted too
 
 
 async def test_reference_numbers_restart_each_year(service):

@@ -166,11 +166,12 @@ def test_add_working_days(cal: WorkCalendar, start: str, n: int, expected: str) 
         ("2026-12-24", 1, "2026-12-24"),
         ("2026-12-24", 2, "2026-12-29"),
         ("2026-12-24", 15, "2027-01-18"),
-        ("2026-12-19", 1, "2026-12-21"),  # Saturday anchor: Day 1 is Monday
-        ("2026-12-19", 2, "2026-12-22"),
-        ("2026-12-25", 1, "2026-12-29"),  # Christmas anchor: Day 1 is Tuesday 29th
-        ("2026-12-25", 3, "2026-12-31"),
-        ("2026-04-03", 1, "2026-04-07"),  # Good Friday anchor
+        ("2026-12-19", 1, "2026-12-19"),  # Saturday anchor: Day 1 is the Saturday itself (issue 12)
+        ("2026-12-19", 2, "2026-12-21"),  # Day 2 is the next working day after it
+        ("2026-12-25", 1, "2026-12-25"),  # Christmas anchor: Day 1 is Christmas Day
+        ("2026-12-25", 3, "2026-12-30"),  # Day 2 Tue 29th, Day 3 Wed 30th
+        ("2026-04-03", 1, "2026-04-03"),  # Good Friday anchor
+        ("2026-04-03", 2, "2026-04-07"),
     ],
 )
 def test_plan_day(cal: WorkCalendar, anchor: str, n: int, expected: str) -> None:
@@ -186,6 +187,7 @@ def test_plan_day_zero_is_rejected(cal: WorkCalendar) -> None:
     ("notified", "day15", "statutory"),
     [
         ("2026-12-24", "2027-01-18", "2027-01-19"),
+        ("2026-12-26", "2027-01-18", "2027-01-19"),  # a Saturday: the spare day is kept (issue 12)
         ("2026-03-30", "2026-04-21", "2026-04-22"),  # across Easter
         ("2026-08-17", "2026-09-07", "2026-09-08"),  # across the summer bank holiday
     ],

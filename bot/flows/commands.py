@@ -54,6 +54,7 @@ class ChildDetails(BaseModel):
 
 class RegisterReferral(Command):
     received_at: dt.datetime | None = None  # when the form reached the mailbox; default now
+    aware_at: dt.datetime | None = None  # when the partnership became aware of the incident; default received
     incident_date: dt.date | None = None
     referrer: Referrer
     child: ChildDetails = ChildDetails()

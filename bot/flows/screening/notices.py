@@ -115,11 +115,19 @@ def decision_notice(env: Env, case: Case, decision: Decision, for_scrutiny: bool
             Action(id=ActionId.CONCUR, label="Concur", value=action_value(case.ref), style="primary"),
             Action(id=ActionId.DISAGREE, label="Disagree", value=action_value(case.ref), style="danger"),
         ]
+    text = case.panel_summary
+    if decision.notifiable and decision.pathway not in (Pathway.RAPID_REVIEW.value, Pathway.QUERY_REFERRER.value):
+        pathway = PATHWAY_LABELS[Pathway(decision.pathway)]
+        text += (
+            f"\n\nNote: the panel found this incident notifiable but chose {pathway}. A notified incident must "
+            "have a Rapid Review within 15 working days of the notification: recording the notification opens "
+            "the Rapid Review plan."
+        )
     return Message(
         kind="decision",
         ref=case.ref,
         title=f"{case.ref}: the screening panel has decided",
-        text=case.panel_summary,
+        text=text,
         facts=case_facts(env, case) + decision_facts(env, decision),
         actions=actions,
     )
@@ -174,6 +182,19 @@ def deadlock_notice(env: Env, case: Case, reason: str, for_chair: bool) -> Messa
     )
 
 
+def consultation_withdrawn(env: Env, case: Case, decision: Decision) -> Message:
+    return Message(
+        kind="consultation_withdrawn",
+        ref=case.ref,
+        title=f"{case.ref}: no consultation needed any more",
+        text=(
+            "The screening panel was deadlocked, but a changed or late vote has since given it a decision. "
+            "The consultation outcome you were asked for is no longer needed."
+        ),
+        facts=case_facts(env, case) + decision_facts(env, decision),
+    )
+
+
 def panel_convened(env: Env, case: Case, rnd: ScreeningRound, voters: list[str]) -> Message:
     return Message(
         kind="panel_convened",
@@ -223,6 +244,29 @@ def notification_due(env: Env, case: Case) -> Message:
             Action(
                 id=ActionId.NOTIFICATION_SENT, label="Notification sent", value=action_value(case.ref), style="primary"
             )
+        ],
+    )
+
+
+def notification_at_risk(env: Env, case: Case) -> Message:
+    """Red: the referral arrived with the notification date (5 working days of becoming aware) past or
+    within one working day."""
+    aware = env.local(case.aware_at) if case.aware_at else env.local(case.received_at)
+    state = "has passed" if env.now() > case.notification_due else "is within one working day"
+    return Message(
+        kind="notification_at_risk",
+        ref=case.ref,
+        title=f"RED: {case.ref}: the National Panel notification date {state}",
+        text=(
+            f"The partnership became aware of this incident on {aware}. If the screening panel finds it "
+            "notifiable, the LA must notify the National Panel within 5 working days of becoming aware: "
+            "please convene the panel and prepare the notification now."
+        ),
+        facts=[
+            Fact(label="Case", value=case.ref),
+            Fact(label="Aware", value=aware),
+            Fact(label="Received", value=env.local(case.received_at)),
+            due_fact(env, "Notification due", case.notification_due),
         ],
     )
 

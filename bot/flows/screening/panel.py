@@ -33,13 +33,14 @@ from bot.flows.meetings import invite, invited
 from bot.flows.screening import notices
 from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
 from bot.flows.timelines import plan
-from bot.flows.timelines.chasing import close_obligation, open_obligation
+from bot.flows.timelines.chasing import close_obligation, open_obligation, reopen_obligation
 from bot.states import CaseStatus, ObligationState, RoundState, VoteStatus
 from storage.models import (
     AuditEvent,
     Case,
     Child,
     Decision,
+    OutboxMessage,
     RefCounter,
     Reminder,
     ScreeningRound,
@@ -58,14 +59,16 @@ def check_may_register(person: Person) -> None:
 async def register_referral(cmd: RegisterReferral, uow: UnitOfWork, env: Env) -> Case:
     person = person_or_refuse(env, cmd.by)
     check_may_register(person)
-    received = cmd.received_at or env.now()
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=env.cfg.tz)
+    received = _aware(env, cmd.received_at or env.now())
+    aware = _aware(env, cmd.aware_at or received)
+    if aware > received:
+        raise Conflict("The partnership cannot have become aware of the incident after the referral was received.")
     process = env.cfg.process
     case = Case(
         ref=await _next_reference(uow, env, received.astimezone(env.cfg.tz).year),
         status=CaseStatus.SCREENING,
         received_at=received,
+        aware_at=aware,
         incident_date=cmd.incident_date,
         referrer_name=cmd.referrer.name,
         referrer_role=cmd.referrer.role,
@@ -79,16 +82,45 @@ async def register_referral(cmd: RegisterReferral, uow: UnitOfWork, env: Env) ->
         additional_info=cmd.additional_info,
         panel_summary=cmd.panel_summary,
         screening_due=env.cal.due_after(received, process.screening_due),
-        notification_due=env.cal.due_after(received, process.notification_due),
+        notification_due=env.cal.due_after(aware, process.notification_due),  # 003: "of becoming aware"
         created_by=person.id,
         created_at=env.now(),
     )
     uow.session.add(case)
     await uow.session.flush()
     uow.session.add(Child(case_id=case.id, **cmd.child.model_dump()))
-    audit(uow, env, person.id, "referral_registered", case, received=received.isoformat())
+    audit(uow, env, person.id, "referral_registered", case, received=received.isoformat(), aware=aware.isoformat())
     await _open_round(uow, env, case, number=1)
+    await _notification_clock(uow, env, case)
     return case
+
+
+def _aware(env: Env, moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=env.cfg.tz)
+
+
+async def _notification_clock(uow: UnitOfWork, env: Env, case: Case) -> None:
+    """The notification runs from the moment of referral (003, 004: 5 working days of becoming aware):
+    the LA notifier owes it until the panel finds the incident not notifiable. A referral that arrives
+    with that date past, or due today or the next working day, is a red warning at once."""
+    await open_obligation(
+        uow,
+        env,
+        case,
+        key="notification",
+        kind="notification",
+        owner_role=Role.LA_NOTIFIER,
+        due_at=case.notification_due,
+        what="Notify the National Panel (if the panel finds the incident notifiable)",
+    )
+    now = env.now()
+    if now <= case.notification_due and env.cal.working_days_left(now, case.notification_due) > 2:
+        return
+    told = env.cfg.holders(Role.BUSINESS_MANAGER) + env.cfg.holders(Role.LA_NOTIFIER)
+    for person in {p.id: p for p in told}.values():
+        message = notices.notification_at_risk(env, case)
+        post(uow, env, person, message, f"notification_at_risk:{case.id}:{person.id}", case)
+    audit(uow, env, "panelbot", "notification_at_risk", case, due=case.notification_due.isoformat())
 
 
 async def _next_reference(uow: UnitOfWork, env: Env, year: int) -> str:
@@ -126,8 +158,10 @@ async def _open_round(uow: UnitOfWork, env: Env, case: Case, number: int) -> Scr
         for person in vote_recipients(env, agency):
             post(uow, env, person, notices.vote_request(env, case, rnd, info.name), request_key(rnd, person), case)
             asked.append(person.name)
-    for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
-        post(uow, env, bm, notices.panel_convened(env, case, rnd, asked), f"convened:{rnd.id}:{bm.id}", case)
+    # 004: the Business Manager alerts the LA Head of Safeguarding & QA (the LA notifier) at referral
+    told = env.cfg.holders(Role.BUSINESS_MANAGER) + env.cfg.holders(Role.LA_NOTIFIER)
+    for person in {p.id: p for p in told}.values():
+        post(uow, env, person, notices.panel_convened(env, case, rnd, asked), f"convened:{rnd.id}:{person.id}", case)
     await schedule(uow, "screening_deadline", f"screening_deadline:{rnd.id}", deadline, case, round_id=rnd.id)
     audit(uow, env, "panelbot", "round_opened", case, round=number, deadline=deadline.isoformat())
     return rnd
@@ -349,11 +383,14 @@ async def _decide(
     )
     for agency in env.cfg.agencies:
         await close_obligation(uow, env, case, f"vote:{rnd.number}:{agency}", None, state=ObligationState.CANCELLED)
+    await _withdraw_consultation(uow, env, case, rnd, decision)
     await _announce(uow, env, case, rnd, decision)
     if pathway is Pathway.QUERY_REFERRER:
         await _ask_referrer(uow, env, case, rnd)
     if notifiable:
         await _ask_for_notification(uow, env, case)
+    elif pathway is not Pathway.QUERY_REFERRER:
+        await _not_notifiable(uow, env, case, decision)
     await plan.decision_made(uow, env, case, decision)
     return decision
 
@@ -413,26 +450,28 @@ async def _ask_referrer(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRou
 
 
 async def _ask_for_notification(uow: UnitOfWork, env: Env, case: Case) -> None:
-    created = await open_obligation(
-        uow,
-        env,
-        case,
-        key="notification",
-        kind="notification",
-        owner_role=Role.LA_NOTIFIER,
-        due_at=case.notification_due,
-        what="Notify the National Panel",
-    )
-    if created:
-        for person in env.cfg.holders(Role.LA_NOTIFIER):
-            post(uow, env, person, notices.notification_due(env, case), f"notification_due:{case.id}:{person.id}", case)
+    """The panel found it notifiable: the LA notifier's task (open since the referral, or reopened
+    after a reconsideration) gets its button, once per case."""
+    if case.notified_at is not None:
+        return
+    await reopen_obligation(uow, env, case, "notification", what="Notify the National Panel")
+    for person in env.cfg.holders(Role.LA_NOTIFIER):
+        key = f"notification_due:{case.id}:{person.id}"
+        if await uow.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is None:
+            post(uow, env, person, notices.notification_due(env, case), key, case)
+
+
+async def _not_notifiable(uow: UnitOfWork, env: Env, case: Case, decision: Decision) -> None:
+    if case.notified_at is None:
+        note = "the screening panel found the incident not notifiable"
+        await close_obligation(uow, env, case, "notification", None, ObligationState.CANCELLED, note)
 
 
 async def _deadlock(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, reason: str) -> None:
     rnd.state, rnd.deadlocked_at = RoundState.DEADLOCK, env.now()
     case.status = CaseStatus.DEADLOCK
     audit(uow, env, "panelbot", "deadlock", case, round=rnd.number, reason=reason)
-    chairs = env.cfg.holders(Role.EXECUTIVE_CHAIR) + env.cfg.holders(Role.INDEPENDENT_SCRUTINEER)
+    chairs = _chairs(env)
     others = env.cfg.holders(Role.BUSINESS_MANAGER) + [p for a in env.cfg.agencies for p in vote_recipients(env, a)]
     for person in chairs:
         post(uow, env, person, notices.deadlock_notice(env, case, reason, True), f"deadlock:{rnd.id}:{person.id}", case)
@@ -456,6 +495,25 @@ async def _deadlock(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
         due_at=env.cal.due_after(env.now(), env.cfg.process.screening_due),
         what=f"Consultation outcome for the deadlocked round {rnd.number}",
     )
+
+
+def _chairs(env: Env) -> list[Person]:
+    return env.cfg.holders(Role.EXECUTIVE_CHAIR) + env.cfg.holders(Role.INDEPENDENT_SCRUTINEER)
+
+
+async def _withdraw_consultation(
+    uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, decision: Decision
+) -> None:
+    """A deadlock the panel resolved itself (a changed or late vote): the chair's consultation task is
+    closed, and the chair told, in place of the deadlock message, that it is no longer needed."""
+    note = "no longer needed: the panel reached a decision by vote"
+    key = f"consultation:{rnd.number}"
+    if await close_obligation(uow, env, case, key, None, ObligationState.CANCELLED, note) is None:
+        return
+    for person in _chairs(env):
+        message = notices.consultation_withdrawn(env, case, decision)
+        key, replaces = f"consultation_withdrawn:{rnd.id}:{person.id}", f"deadlock:{rnd.id}:{person.id}"
+        post(uow, env, person, message, key, case, replaces_key=replaces)
 
 
 async def screening_deadline_passed(reminder: Reminder, uow: UnitOfWork, env: Env) -> None:
@@ -580,6 +638,5 @@ async def record_notification_sent(cmd: RecordNotificationSent, uow: UnitOfWork,
     await close_obligation(uow, env, case, "notification", person.id)
     for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
         post(uow, env, bm, notices.notification_recorded(env, case, person.name), f"notified:{case.id}:{bm.id}", case)
-    if decision.pathway == Pathway.RAPID_REVIEW.value:
-        await plan.start_rapid_review(uow, env, case, by=person.id)
+    await plan.start_rapid_review(uow, env, case, by=person.id)  # a notified incident has a Rapid Review
     return case

@@ -299,3 +299,17 @@ async def close_obligation(
     row.state, row.done_at, row.done_by, row.note = state, env.now(), by, note
     audit(uow, env, by or "panelbot", f"obligation_{state}", case, key=key, note=note)
     return row
+
+
+async def reopen_obligation(uow: UnitOfWork, env: Env, case: Case, key: str, what: str | None = None) -> bool:
+    """Open a cancelled obligation again (a reconsideration changed the answer), with its ladder;
+    True if it was reopened. An open or done one is left as it is."""
+    row = await uow.session.scalar(select(Obligation).where(Obligation.case_id == case.id, Obligation.key == key))
+    if row is None or row.state != ObligationState.CANCELLED:
+        return False
+    row.state, row.done_at, row.done_by, row.note = ObligationState.OPEN, None, None, None
+    if what is not None:
+        row.what = what
+    await schedule_ladder(uow, env, case, row)
+    audit(uow, env, "panelbot", "obligation_reopened", case, key=key)
+    return True

@@ -59,18 +59,34 @@ async def case_obligations(uow: UnitOfWork, case: Case, state: str | None = None
 
 
 async def start_rapid_review(uow: UnitOfWork, env: Env, case: Case, by: str | None = None) -> None:
-    """The notification was sent: Day 1 is its date, so open the plan's milestones with their
-    owners and dates, schedule the delay checks and the meeting invite, and tell each owner."""
+    """The notification was sent: Day 1 is its date (working day or not), so open the plan."""
     if case.notified_at is None or case.rapid_review_due is None:
         return
-    notified = env.cal.local_date(case.notified_at)
+    await _start_plan(uow, env, case, env.cal.local_date(case.notified_at), notified=True, by=by)
+
+
+async def start_without_notification(uow: UnitOfWork, env: Env, case: Case, decision: Decision) -> None:
+    """A Rapid Review the panel did not find notifiable: the same plan, anchored on the decision's day
+    (`process.rapid_review_without_notification`), with a target date in place of the statutory one."""
+    if env.cfg.process.rapid_review_without_notification.anchor != "decision" or case.rr_day1 is not None:
+        return
+    case.rapid_review_due = env.cal.due_after(decision.decided_at, env.cfg.process.rapid_review_due)
+    await _start_plan(uow, env, case, env.cal.local_date(decision.decided_at), notified=False, by=None)
+
+
+async def _start_plan(uow: UnitOfWork, env: Env, case: Case, day1: dt.date, notified: bool, by: str | None) -> None:
+    """Open the plan's milestones with their owners and dates, schedule the delay checks and the
+    meeting invite, and tell each owner. Without a notification there is no `notify` milestone."""
+    case.rr_day1 = day1
     for m in env.cfg.process.rapid_review_plan:
-        await _open_milestone(uow, env, case, m, notified)
-    await close_obligation(uow, env, case, rr_key(NOTIFY_KEY), by, note="recorded with the notification")
-    await _schedule_delay_checks(uow, env, case, notified)
-    await _schedule_invite(uow, env, case, notified)
+        if notified or m.key != NOTIFY_KEY:
+            await _open_milestone(uow, env, case, m, day1)
+    if notified:
+        await close_obligation(uow, env, case, rr_key(NOTIFY_KEY), by, note="recorded with the notification")
+    await _schedule_delay_checks(uow, env, case, day1)
+    await _schedule_invite(uow, env, case, day1)
     await _announce_plan(uow, env, case)
-    audit(uow, env, by or "panelbot", "rapid_review_started", case, day1=notified.isoformat())
+    audit(uow, env, by or "panelbot", "rapid_review_started", case, day1=day1.isoformat(), notified=notified)
 
 
 async def _open_milestone(uow: UnitOfWork, env: Env, case: Case, m: Milestone, notified: dt.date) -> None:
@@ -278,7 +294,10 @@ async def record_delay(cmd: RecordDelay, uow: UnitOfWork, env: Env) -> Obligatio
 
 
 async def decision_made(uow: UnitOfWork, env: Env, case: Case, decision: Decision) -> None:
-    """Hook from the screening decision: audit & assurance gets its week 6 and week 12 steps."""
+    """Hook from the screening decision: audit & assurance gets its week 6 and week 12 steps; a Rapid
+    Review without a notification gets its plan now (a notified one starts with the notification)."""
+    if decision.pathway == "rapid_review" and not decision.notifiable:
+        await start_without_notification(uow, env, case, decision)
     if decision.pathway != "audit_assurance":
         return
     aa, decided = env.cfg.process.audit_assurance, env.cal.local_date(decision.decided_at)
