@@ -1,8 +1,8 @@
 """after screening: awareness date, the Rapid Review's Day 1, outcome and sign-off, named owners,
 reconsideration reasons, the CSPR's reviewer
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-23 11:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
