@@ -196,7 +196,8 @@ async def carry_out(service: Service, prepared: Prepared) -> Reply:
     try:
         result = await service.run(interaction.flow, prepared.command)
     except FlowError as exc:
-        return Reply(False, exc.message, ref=ref)
+        field_name = exc.details.get("field")  # a flow's refusal about one field (free text naming the child)
+        return Reply(False, exc.message, errors={field_name: exc.message} if field_name else {}, ref=ref)
     return Reply(True, interaction.describe(service.env, result), result=result, ref=getattr(result, "ref", ref))
 
 

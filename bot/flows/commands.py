@@ -10,15 +10,39 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from bot.flows import disclosure
 from bot.flows.screening.tally import Pathway
+
+
+def _shareable(value: str | None, info: ValidationInfo) -> str | None:
+    """Text bound for chat or e-mail: refused if it holds an NHS number or a postcode (never echoed)."""
+    found = disclosure.pattern_findings(value) if value else []
+    if found:
+        raise PydanticCustomError("identifying", disclosure.findings_message(info.field_name or "text", found))
+    return value
+
+
+Shareable = AfterValidator(_shareable)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 RATIONALE_MIN, RATIONALE_MAX = 20, 3000  # the limits forms show are these, from `bot.forms`
-Rationale = Annotated[str, StringConstraints(strip_whitespace=True, min_length=RATIONALE_MIN, max_length=RATIONALE_MAX)]
+Rationale = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=RATIONALE_MIN, max_length=RATIONALE_MAX), Shareable
+]
+SharedText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10000), Shareable]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=32)]
 
 
@@ -65,14 +89,23 @@ class RegisterReferral(Command):
     additional_info: Text | None = None
     panel_summary: Rationale  # the same bounds: enough to decide on, short enough for a chat message
 
+    @model_validator(mode="after")
+    def _summary_does_not_identify_the_child(self) -> RegisterReferral:
+        found = disclosure.part_a_findings(self.panel_summary, self.child.model_dump())
+        if found:
+            raise PydanticCustomError(
+                "identifying", disclosure.findings_message("panel_summary", found), {"fields": ["panel_summary"]}
+            )
+        return self
+
 
 class CastVote(Command):
     ref: Ref
     pathway: Pathway
     notifiable: bool
     rationale: Rationale
-    abuse_nature: Text | None = None
-    harm_basis: Text | None = None
+    abuse_nature: SharedText | None = None
+    harm_basis: SharedText | None = None
 
     @model_validator(mode="after")
     def _rapid_review_needs_grounds(self) -> CastVote:
@@ -91,7 +124,7 @@ class CastVote(Command):
 class RecordScrutiny(Command):
     ref: Ref
     verdict: Literal["concur", "disagree"]
-    comment: Text | None = None
+    comment: SharedText | None = None
 
     @model_validator(mode="after")
     def _disagree_says_why(self) -> RecordScrutiny:
@@ -112,7 +145,7 @@ class RecordConsultation(Command):
 
 class RecordReferrerAnswer(Command):
     ref: Ref
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000), Shareable]
 
 
 class RecordNotificationSent(Command):
@@ -151,12 +184,12 @@ class MarkDone(Command):
 
     ref: Ref
     key: Key  # the obligation's key; `templates` stands for `rr:templates`, `agency_return` for one's own
-    note: Text | None = None
+    note: SharedText | None = None
 
 
 class RecordDelay(Command):
     ref: Ref
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=3000)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=3000), Shareable]
     expected: dt.date
 
 
@@ -179,4 +212,4 @@ class RecordCspr(Command):
 class RecordComplaint(Command):
     ref: Ref
     received_on: dt.date | None = None  # default today
-    summary: Short = Field(default="", description="a few words, nothing that identifies anyone")
+    summary: Annotated[Short, Shareable] = Field(default="", description="a few words, nothing that identifies anyone")

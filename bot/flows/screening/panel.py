@@ -30,6 +30,7 @@ from bot.flows.common import (
     schedule,
 )
 from bot.flows.meetings import invite, invited
+from bot.flows.personal import refuse_part_a
 from bot.flows.screening import notices
 from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
 from bot.flows.timelines import plan
@@ -201,6 +202,9 @@ async def cast_vote(cmd: CastVote, uow: UnitOfWork, env: Env) -> VoteResult:
     case = await load_case(uow, cmd.ref)
     if not person.may_vote:
         raise Refused(f"Only an agency's panel member or deputy can vote; {person.name} is neither.", ref=case.ref)
+    await refuse_part_a(
+        uow, env, case, rationale=cmd.rationale, abuse_nature=cmd.abuse_nature, harm_basis=cmd.harm_basis
+    )
     rnd = await current_round(uow, case)
     vote = await uow.session.scalar(select(Vote).where(Vote.round_id == rnd.id, Vote.agency == person.agency))
     if rnd.state == RoundState.DECIDED:
@@ -530,6 +534,7 @@ async def record_consultation(cmd: RecordConsultation, uow: UnitOfWork, env: Env
     person = person_or_refuse(env, cmd.by)
     require_role(person, Role.EXECUTIVE_CHAIR, Role.INDEPENDENT_SCRUTINEER, Role.BUSINESS_MANAGER)
     case = await load_case(uow, cmd.ref)
+    await refuse_part_a(uow, env, case, rationale=cmd.rationale)
     rnd = await current_round(uow, case)
     if rnd.state != RoundState.DEADLOCK:
         raise Conflict(f"{case.ref} is not deadlocked (its round {rnd.number} is {rnd.state}).")
@@ -553,6 +558,7 @@ async def record_referrer_answer(cmd: RecordReferrerAnswer, uow: UnitOfWork, env
     person = person_or_refuse(env, cmd.by)
     require_role(person, Role.BUSINESS_MANAGER)
     case = await load_case(uow, cmd.ref, lock=True)
+    await refuse_part_a(uow, env, case, text=cmd.text)
     if case.status != CaseStatus.AWAITING_REFERRER:
         raise Conflict(f"{case.ref} is not waiting for the referrer (it is {case.status.replace('_', ' ')}).")
     previous = await current_round(uow, case)
@@ -565,6 +571,7 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
     person = person_or_refuse(env, cmd.by)
     require_role(person, Role.INDEPENDENT_SCRUTINEER, Role.EXECUTIVE_CHAIR)
     case = await load_case(uow, cmd.ref)
+    await refuse_part_a(uow, env, case, comment=cmd.comment)
     decision = await uow.session.scalar(
         select(Decision).where(Decision.case_id == case.id).order_by(Decision.id.desc()).limit(1)
     )

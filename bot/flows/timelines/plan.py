@@ -19,6 +19,7 @@ from bot.flows import meetings
 from bot.flows.commands import MarkDone, RecordComplaint, RecordCspr, RecordDelay
 from bot.flows.common import Conflict, Env, NotFound, Refused, audit, load_case, person_or_refuse, post, require_role
 from bot.flows.common import schedule as schedule_reminder
+from bot.flows.personal import refuse_part_a
 from bot.flows.timelines import notices
 from bot.flows.timelines.chasing import case_status, close_obligation, open_obligation
 from bot.flows.timelines.obligations import (
@@ -218,6 +219,7 @@ async def mark_done(cmd: MarkDone, uow: UnitOfWork, env: Env) -> Obligation:
     """The owner marks their obligation done, or the Business Manager records what happened."""
     person = person_or_refuse(env, cmd.by)
     case = await load_case(uow, cmd.ref)
+    await refuse_part_a(uow, env, case, note=cmd.note)
     ob = await _find(uow, case, cmd.key, person)
     if ob is None:
         raise NotFound(f"{case.ref} has nothing called {cmd.key!r} to mark done.", ref=case.ref)
@@ -270,6 +272,7 @@ async def record_delay(cmd: RecordDelay, uow: UnitOfWork, env: Env) -> Obligatio
     person = person_or_refuse(env, cmd.by)
     require_role(person, Role.BUSINESS_MANAGER)
     case = await load_case(uow, cmd.ref, lock=True)
+    await refuse_part_a(uow, env, case, reason=cmd.reason)
     if case.rapid_review_due is None or case.status == CaseStatus.SUBMITTED:
         raise Conflict(f"{case.ref} has no Rapid Review running, so there is no delay to record.")
     statutory = env.cal.local_date(case.rapid_review_due)
@@ -355,6 +358,7 @@ async def record_complaint(cmd: RecordComplaint, uow: UnitOfWork, env: Env) -> O
     person = person_or_refuse(env, cmd.by)
     require_role(person, Role.BUSINESS_MANAGER)
     case = await load_case(uow, cmd.ref, lock=True)
+    await refuse_part_a(uow, env, case, summary=cmd.summary)
     received = cmd.received_on or env.cal.local_date(env.now())
     n = await _count(uow, case, "complaint") + 1
     due = env.cal.due_after(env.cal.start_of_day(received), env.cfg.process.complaint_response)
