@@ -6,6 +6,7 @@ they call `press` (a button with no form) or `submit` (a filled-in form) and sho
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from bot.flows.timelines import plan
 from bot.messages import ActionId, split_action_value
 from bot.service import Service
 from bot.states import VoteStatus
+
+log = logging.getLogger("panelbot")
 
 
 @dataclass
@@ -183,10 +186,27 @@ class Prepared:
     ref: str
 
 
+# Values a form carries from the button that opened it, besides its own fields (a milestone's key).
+CARRIED: dict[str, frozenset[str]] = {forms.MILESTONE_DONE.name: frozenset({"key"})}
+
+
+def accepted_values(form_name: str, values: dict[str, Any]) -> dict[str, str]:
+    """Only the form's own fields and what it carries, and only text: a value smuggled in under any
+    other name (`by`, `ref`, …) or of another type is dropped, so it can never reach the command."""
+    form = forms.FORMS[form_name]
+    allowed = {f.name for f in form.fields} | CARRIED.get(form_name, frozenset())
+    dropped = sorted(str(k) for k, v in values.items() if k not in allowed or not isinstance(v, str | None))
+    if dropped:
+        log.warning("form %s: ignored values %s", form_name, ", ".join(dropped)[:200])
+    return {k: v for k, v in values.items() if k in allowed and isinstance(v, str)}
+
+
 def prepare(form_name: str, person_id: str, ref: str, values: dict[str, Any]) -> Prepared | Reply:
     """Check a filled-in form without touching the database: the command to run, or a Reply with
     per-field errors (nothing is recorded). A front can answer at once on either, and run the flow after."""
-    return _prepare(SUBMISSIONS[form_name], person_id, ref, _clean(dict(values)))
+    if form_name not in SUBMISSIONS:
+        return Reply(False, "This form cannot be sent.", ref=ref)
+    return _prepare(SUBMISSIONS[form_name], person_id, ref, _clean(accepted_values(form_name, values)))
 
 
 async def carry_out(service: Service, prepared: Prepared) -> Reply:

@@ -29,15 +29,23 @@ class Service:
     engine: AsyncEngine
     sessions: async_sessionmaker
     link_key: bytes = PROCESS_LINK_KEY  # PANELBOT_LINK_KEY; see bot/flows/links.py
+    operator: str | None = None  # the OS user running a CLI command: every audit row records it
 
     @classmethod
-    def create(cls, cfg: AppConfig, clock: Clock, database_url: str, link_key: bytes | None = None) -> Service:
+    def create(
+        cls,
+        cfg: AppConfig,
+        clock: Clock,
+        database_url: str,
+        link_key: bytes | None = None,
+        operator: str | None = None,
+    ) -> Service:
         engine = make_engine(database_url)
-        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY)
+        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY, operator)
 
     @property
     def env(self) -> Env:
-        return Env(self.cfg, self.clock, self.link_key)
+        return Env(self.cfg, self.clock, self.link_key, self.operator)
 
     def _with_links(self, env: Env, work: Callable[[UnitOfWork], Awaitable[T]]) -> Callable[[UnitOfWork], Awaitable[T]]:
         """The work, then links for the e-mails it queued that ask someone to act, in its transaction."""

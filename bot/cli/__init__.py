@@ -134,14 +134,11 @@ def referral_add(
 ) -> None:
     """Register a referral, convene the screening panel, and print the case reference."""
     cfg = config_or_exit(config)
-    data: dict[str, Any] = {}
-    if file is not None:
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            fail(f"{file}: {exc}")
+    data = _referral_file(file) if file is not None else {}
     flags = {"panel_summary": summary, "received_at": received}
     data.update({k: v for k, v in flags.items() if v is not None})
+    if not isinstance(data.get("referrer") or {}, dict):
+        fail(f"{file}: `referrer` must be a mapping (name, email, …)")
     referrer = dict(data.get("referrer") or {})
     referrer.update({k: v for k, v in {"name": referrer_name, "email": referrer_email}.items() if v})
     data["referrer"] = referrer
@@ -157,6 +154,24 @@ def referral_add(
         fail("; ".join(f"{k}: {v}" for k, v in field_errors(exc).items()))
     case = run_with_service(config, lambda svc: svc.run(panel.register_referral, cmd))
     out.print(case.ref)
+
+
+def _referral_file(file: Path) -> dict[str, Any]:
+    """A referral YAML: a mapping of Part A fields. Anything else is one line and exit 2."""
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: cannot read it ({type(exc).__name__}: {getattr(exc, 'strerror', None) or exc})")
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        fail(f"{file}: not valid YAML{where}")
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        kind = type(data).__name__
+        fail(f"{file}: a referral file must be a mapping of fields (referrer, panel_summary, …), not a {kind}")
+    return data
 
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="Roster id of the Business Manager (default: the first).")]

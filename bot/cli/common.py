@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -52,6 +54,15 @@ def config_or_exit(path: Path | None) -> AppConfig:
         raise typer.Exit(2) from None
 
 
+def os_user() -> str:
+    """Who is at the keyboard, as the operating system knows them: audited beside a command's `--by`,
+    which is only what they typed."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid:{os.getuid()}"
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
@@ -62,7 +73,9 @@ def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]
 
     async def run() -> T:
         env_settings = settings()
-        service = Service.create(cfg, clock or SystemClock(), env_settings.panelbot_database_url, env_settings.link_key)
+        service = Service.create(
+            cfg, clock or SystemClock(), env_settings.panelbot_database_url, env_settings.link_key, operator=os_user()
+        )
         try:
             await require_current_schema(service.engine)
             return await work(service)

@@ -29,6 +29,7 @@ class Env:
     cfg: AppConfig
     clock: Clock
     link_key: bytes = PROCESS_LINK_KEY
+    operator: str | None = None  # the operating-system user behind a CLI command, audited beside its `--by`
 
     @cached_property
     def cal(self) -> WorkCalendar:
@@ -71,7 +72,10 @@ class Conflict(FlowError):
 
 
 def audit(uow: UnitOfWork, env: Env, actor: str, action: str, case: Case | None = None, **details: Any) -> None:
-    """Record an event in the audit log: it is chained (storage/audit_chain.py) when the flow commits."""
+    """Record an event in the audit log: it is chained (storage/audit_chain.py) when the flow commits.
+    A CLI command's events also name the operating-system user behind it."""
+    if env.operator is not None:
+        details = {"os_user": env.operator, **details}
     uow.add_audit(
         AuditEvent(at=env.now(), actor=actor, action=action, case_id=case.id if case else None, details=details)
     )

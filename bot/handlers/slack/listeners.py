@@ -16,9 +16,12 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import interactions
@@ -26,6 +29,7 @@ from bot.config import Person
 from bot.flows.common import FlowError, Refused
 from bot.flows.screening import panel
 from bot.forms import FORMS, REFERRAL
+from bot.handlers.slack import payloads
 from bot.handlers.slack.blocks import FORM_CALLBACK, parse_action_id
 from bot.handlers.slack.home import list_blocks, publish_home, show_blocks
 from bot.handlers.slack.modals import FormContext, modal_errors, notice_modal, render_modal, state_values
@@ -59,7 +63,8 @@ GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, o
 
 def _channel_of(body: dict[str, Any]) -> str | None:
     """Where a click happened (a DM with the bot), for an ephemeral answer; None from a modal or Home."""
-    return (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+    channel = payloads.at(body, "channel", "id") or payloads.at(body, "container", "channel_id")
+    return channel if isinstance(channel, str) and channel else None
 
 
 @dataclass
@@ -79,6 +84,13 @@ class SlackHandlers:
         except SlackApiError as exc:
             log.warning("could not tell %s: %s", user_id, exc.response.get("error"))
 
+    async def open_view(self, client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal; a trigger that expired or was used already (a slow or repeated click) is logged."""
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("could not open a modal: %s", exc.response.get("error"))
+
     async def stranger(self, user_id: str, what: str) -> str:
         reply = await interactions.refuse_stranger(self.service, "slack", user_id, what)
         return reply.text
@@ -86,9 +98,9 @@ class SlackHandlers:
     # ------------------------------------------------------------ buttons
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()  # first: Slack wants an answer within 3 s, and the trigger_id lives 3 s
-        user_id, channel = body["user"]["id"], _channel_of(body)
-        action_id, value = parse_action_id(action["action_id"]), action.get("value") or ""
+        user_id, channel = payloads.text(body, "user", "id"), _channel_of(body)
+        action_id, value = parse_action_id(action["action_id"]), payloads.optional_text(action, "value")
+        await ack()  # Slack wants an answer within 3 s, and the trigger_id lives 3 s
         person = self.person(user_id)
         if person is None:
             await self.tell(client, user_id, channel, await self.stranger(user_id, f"slack button {action_id.value}"))
@@ -97,7 +109,7 @@ class SlackHandlers:
         if form is not None:
             ref, _ = split_action_value(value)
             view = render_modal(form, FormContext(form.name, ref), interactions.preset_for(action_id, value))
-            await client.views_open(trigger_id=body["trigger_id"], view=view)
+            await self.open_view(client, payloads.text(body, "trigger_id"), view)
             return
         if action_id not in interactions.PRESSES:
             await self.tell(client, user_id, channel, "This button cannot be used from Slack.")
@@ -107,12 +119,15 @@ class SlackHandlers:
 
     async def on_modal_choice(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         """A choice inside a modal that changes which fields it shows (Rapid Review's grounds)."""
+        view = payloads.mapping(body, "view")
+        view_id, context = payloads.text(view, "id"), FormContext.load(view.get("private_metadata") or "")
+        form = FORMS.get(context.form)
+        if form is None:
+            raise payloads.Malformed("view/private_metadata/form")
         await ack()
-        view = body["view"]
-        context = FormContext.load(view.get("private_metadata") or "")
-        form = FORMS[context.form]
-        preset = {k: v for k, v in state_values(form, view.get("state") or {}).items() if v}
-        await client.views_update(view_id=view["id"], hash=view.get("hash"), view=render_modal(form, context, preset))
+        preset = {k: v for k, v in state_values(form, view.get("state")).items() if v}
+        view_hash = payloads.optional_text(view, "hash") or None
+        await client.views_update(view_id=view_id, hash=view_hash, view=render_modal(form, context, preset))
 
     # ------------------------------------------------------------ modals
 
@@ -121,7 +136,7 @@ class SlackHandlers:
         checked first and answered at once (inline field errors, or "Recording…" in place of the
         form); then the flow runs, and its outcome replaces the modal (views.update), or comes as a DM
         if the modal is gone. Bolt sends the HTTP answer at ack(); the flow never stands before it."""
-        user_id = body["user"]["id"]
+        user_id, view_id = payloads.text(body, "user", "id"), payloads.text(view, "id")
         context = FormContext.load(view.get("private_metadata") or "")
         form = FORMS.get(context.form)
         person = self.person(user_id)
@@ -132,7 +147,7 @@ class SlackHandlers:
         if form is None or form.name not in interactions.SUBMISSIONS:
             await ack(response_action="update", view=notice_modal("Not available", "This form cannot be sent yet."))
             return
-        values = {**dict(context.hidden), **state_values(form, view.get("state") or {})}
+        values = {**dict(context.hidden), **state_values(form, view.get("state"))}
         prepared = interactions.prepare(form.name, person.id, context.ref or "", values)
         if isinstance(prepared, interactions.Reply):
             errors = modal_errors(prepared.errors, view)
@@ -143,7 +158,7 @@ class SlackHandlers:
             return
         await ack(response_action="update", view=notice_modal(form.title, RECORDING))
         reply = await interactions.carry_out(self.service, prepared)
-        await self.show_outcome(client, view["id"], user_id, form.title if reply.ok else "Not recorded", reply.text)
+        await self.show_outcome(client, view_id, user_id, form.title if reply.ok else "Not recorded", reply.text)
 
     async def show_outcome(self, client: AsyncWebClient, view_id: str, user_id: str, title: str, text: str) -> None:
         """The flow's answer in place of the "Recording…" modal; by DM when the modal cannot be updated
@@ -157,8 +172,8 @@ class SlackHandlers:
     # ------------------------------------------------------------ /panel
 
     async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient) -> None:
-        user_id = command["user_id"]
-        verb, _, rest = (command.get("text") or "").strip().partition(" ")
+        user_id = payloads.text(command, "user_id")
+        verb, _, rest = payloads.optional_text(command, "text").strip().partition(" ")
         verb = verb.lower()
         person = self.person(user_id)
         if person is None:
@@ -182,7 +197,7 @@ class SlackHandlers:
             return
         await ack()
         view = render_modal(REFERRAL, FormContext(REFERRAL.name))
-        await client.views_open(trigger_id=command["trigger_id"], view=view)
+        await self.open_view(client, payloads.text(command, "trigger_id"), view)
 
     async def list_cases(self) -> list[dict[str, Any]]:
         env = self.service.env
@@ -209,20 +224,26 @@ class SlackHandlers:
             return
         await ack(text=f"Case {ref.upper()}", blocks=blocks, response_type="ephemeral")
 
-    async def on_error(self, error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """Any listener's failure: logged with its trace, and the person told plainly, never the trace."""
+    async def on_error(
+        self, error: Exception, body: dict[str, Any], client: AsyncWebClient, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        """A malformed payload: 400 if not yet acknowledged, one log line, nothing changed. Any other
+        failure: logged with its trace, and the person told plainly, never the trace."""
+        if isinstance(error, payloads.Malformed) or payloads.raised_by_bolt(error):
+            log.warning("refused a %s", error)
+            return BoltResponse(status=400, body='{"error":"malformed payload"}') if response is not None else None
         log.error("Slack listener failed: %s", error, exc_info=error)
-        user = body.get("user") if isinstance(body, dict) else None
-        user_id = user.get("id") if isinstance(user, dict) else (body or {}).get("user_id")
+        user_id = payloads.at(body, "user", "id") or payloads.at(body, "user_id")
         if isinstance(user_id, str) and user_id:
             await self.tell(client, user_id, None, GENERIC_ERROR)
+        return None
 
     # ------------------------------------------------------------ App Home
 
     async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab", "home") != "home":
+        if payloads.at(event, "tab") not in (None, "home"):
             return
-        await publish_home(self.service, client, event["user"], audit_strangers=True)
+        await publish_home(self.service, client, payloads.text(event, "user"), audit_strangers=True)
 
 
 def build_bolt_app(service: Service, settings: Settings) -> AsyncApp:
@@ -249,11 +270,45 @@ def mount(web_app: web.Application, service: Service, settings: Settings) -> Asy
         log.info("no SLACK_SIGNING_SECRET: %s is not served (Socket Mode only)", EVENTS_PATH)
         return bolt
 
+    verifier = SignatureVerifier(reveal(settings.slack_signing_secret) or "")
+
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+        """Credentials first (401), then shape (400); only then Bolt, which checks the signature again."""
+        raw = await request.read()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return _refuse(400, "the body is not UTF-8")
+        if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
+            return _refuse(401, "no usable signature or timestamp")
+        if not verifier.is_valid(body, timestamp, signature):
+            return _refuse(401, "invalid signature or stale timestamp")
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # Bolt reads the shape here
+            return _refuse(400, f"unreadable body ({type(exc).__name__})")
+        if not isinstance(bolt_request.body, dict) or not all(isinstance(k, str) for k in bolt_request.body):
+            return _refuse(400, "the body is not an object")
+        problem = payloads.envelope_problem(bolt_request.body)
+        if problem is not None:
+            return _refuse(400, f"malformed payload: {problem}")
+        try:
+            response = await bolt.async_dispatch(bolt_request)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            # Bolt could not even route it (its error handler failed on the same payload): the shape is the cause
+            log.error("Slack payload Bolt could not route", exc_info=exc)
+            return _refuse(400, "malformed payload")
+        return await to_aiohttp_response(response)
 
     web_app.router.add_post(EVENTS_PATH, slack_events)
     return bolt
+
+
+def _refuse(status: int, why: str) -> web.Response:
+    log.warning("refused a Slack request (%s): %s", status, why)
+    return web.json_response({"error": why}, status=status)
 
 
 class SocketModeUnavailable(Exception):

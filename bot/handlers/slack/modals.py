@@ -33,6 +33,7 @@ from bot.handlers.slack.blocks import (
     plain,
     short_label,
 )
+from bot.handlers.slack.payloads import MAX_METADATA, Malformed, at, mapping
 
 # ---------------------------------------------------------------- modals
 
@@ -58,10 +59,20 @@ class FormContext:
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
-    def load(cls, raw: str) -> FormContext:
-        data = json.loads(raw or "{}")
-        hidden = tuple(sorted((str(k), str(v)) for k, v in (data.get("hidden") or {}).items()))
-        return cls(str(data["form"]), data.get("ref"), hidden)
+    def load(cls, raw: Any) -> FormContext:
+        """Read back what `dump` wrote; anything else (not JSON, too long, wrong shapes) is `Malformed`."""
+        if not isinstance(raw, str) or len(raw) > MAX_METADATA:
+            raise Malformed("view/private_metadata")
+        try:
+            data = json.loads(raw or "{}")
+        except ValueError:
+            raise Malformed("view/private_metadata") from None
+        form, ref, hidden = at(data, "form"), at(data, "ref"), at(data, "hidden") or {}
+        if not isinstance(form, str) or not isinstance(ref, str | None) or not isinstance(hidden, dict):
+            raise Malformed("view/private_metadata")
+        if not all(isinstance(v, str) for v in hidden.values()):
+            raise Malformed("view/private_metadata/hidden")
+        return cls(form, ref, tuple(sorted(hidden.items())))
 
 
 def _options(pairs: Iterable[tuple[str, str]]) -> list[Option]:
@@ -148,27 +159,34 @@ def notice_modal(title: str, text: str) -> dict[str, Any]:
     return view.to_dict()
 
 
-def state_values(form: Form, state: dict[str, Any]) -> dict[str, str | None]:
-    """A submitted modal's values as `{field name: string}`, the shape `interactions.submit` takes."""
+def state_values(form: Form, state: Any) -> dict[str, str | None]:
+    """A submitted modal's values as `{field name: string}`, the shape `interactions.submit` takes.
+    Blocks the form lacks, and elements of a shape Slack never sends, are left out."""
     names = {f.name for f in form.fields}
     out: dict[str, str | None] = {}
-    for block_id, elements in (state.get("values") or {}).items():
-        if block_id not in names:
+    for block_id, elements in mapping(state, "values").items():
+        if block_id not in names or not isinstance(elements, dict):
             continue
         for element in elements.values():
-            out[block_id] = element_value(element)
+            value = element_value(element) if isinstance(element, dict) else None
+            out[block_id] = value if isinstance(value, str) else None
     return out
 
 
-def element_value(element: dict[str, Any]) -> str | None:
+def element_value(element: dict[str, Any]) -> Any:
     kind = element.get("type")
     if kind in ("static_select", "radio_buttons"):
-        return (element.get("selected_option") or {}).get("value")
+        return at(element, "selected_option", "value")
     if kind == "datepicker":
         return element.get("selected_date")
     if kind == "datetimepicker":
         stamp = element.get("selected_date_time")
-        return dt.datetime.fromtimestamp(int(stamp), dt.UTC).isoformat() if stamp else None
+        if not isinstance(stamp, int) or isinstance(stamp, bool):
+            return None
+        try:
+            return dt.datetime.fromtimestamp(stamp, dt.UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
     if kind == "timepicker":
         return element.get("selected_time")
     return element.get("value")

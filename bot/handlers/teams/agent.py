@@ -11,14 +11,23 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import jwt
 from aiohttp import web
-from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse, Attachment
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    AdaptiveCardInvokeValue,
+    Attachment,
+)
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import AgentApplication, MemoryStorage, TurnContext, TurnState
+from pydantic import ValidationError
 
 from bot import forms, interactions
 from bot.config import Person
@@ -41,6 +50,8 @@ from bot.settings import Settings
 from bot.views import sent_message
 
 log = logging.getLogger("panelbot.teams")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CARD_ACTION = "adaptiveCard/action"  # the one invoke panelbot answers: a card's Action.Execute
 AUTH_CONFIG_KEY = "agent_configuration"  # where the SDK's JWT decorator looks for the auth settings
 
 GENERIC_ERROR = "Sorry, panelbot could not do that just now. Please try again, or tell the Business Manager."
@@ -157,7 +168,7 @@ class TeamsAgent:
         self, verb: str, person: Person, info: dict, data: dict, original: Message | None
     ) -> AdaptiveCardInvokeResponse:
         form = forms.FORMS[verb]
-        values = {f.name: data[f.name] for f in form.fields if data.get(f.name) is not None}
+        values = {f.name: data[f.name] for f in form.fields if isinstance(data.get(f.name), str)}
         values |= hidden_values(form, str(info.get("value") or ""))
         ref = str(info.get("ref") or "")
         reply = await interactions.submit(self.service, verb, person.id, ref, values)
@@ -208,11 +219,103 @@ def card_response(card: dict[str, Any]) -> AdaptiveCardInvokeResponse:
     return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=CARD_CONTENT_TYPE, value=card)
 
 
+def token_problem(authorization: str | None) -> str | None:
+    """What is wrong with a bearer token's header, checked before the SDK's validator (which raises
+    `KeyError` on a token without `kid`): Azure Bot Service signs RS256 with a key id, so `alg=none`,
+    HS256 and a missing `kid` are refused here. The signature itself is the SDK's to check."""
+    if authorization is None:
+        return None
+    parts = authorization.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None  # the SDK answers a malformed header with 401 itself
+    try:
+        header = jwt.get_unverified_header(parts[1])
+    except jwt.PyJWTError:
+        return "unreadable token"
+    if header.get("alg") != "RS256":
+        return "token not signed with RS256"
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        return "token without a key id"
+    return None
+
+
+async def activity_problem(request: web.Request) -> str | None:
+    """Why the body is not an activity the SDK can take, or None."""
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        return "the body is not JSON"
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    try:
+        activity = Activity.model_validate(body)
+    except ValidationError as exc:
+        return f"not an activity ({exc.error_count()} problems)"
+    missing = [name for name, value in _required(activity).items() if not isinstance(value, str) or not value]
+    if missing:
+        return "missing " + ", ".join(missing)
+    if activity.type == "invoke" and activity.name != CARD_ACTION:
+        return "an invoke panelbot does not handle"
+    if activity.type == "invoke":
+        return _card_action_problem(activity.value)
+    return None
+
+
+def _card_action_problem(value: Any) -> str | None:
+    """An Action.Execute invoke must name its verb, and its data (if any) must be an object."""
+    try:
+        action = AdaptiveCardInvokeValue.model_validate(value).action
+    except ValidationError:
+        return "not a card action"
+    if action is None or action.type != "Action.Execute" or not isinstance(action.verb, str) or not action.verb:
+        return "a card action without a verb"
+    if action.data is not None and not isinstance(action.data, dict):
+        return "card action data that is not an object"
+    return None
+
+
+def _required(activity: Activity) -> dict[str, Any]:
+    """What every turn needs to answer at all (the SDK raises deep inside without them)."""
+    return {
+        "type": activity.type,
+        "channelId": activity.channel_id,
+        "serviceUrl": activity.service_url,
+        "conversation.id": activity.conversation.id if activity.conversation else None,
+        "from.id": activity.from_property.id if activity.from_property else None,
+        "recipient.id": activity.recipient.id if activity.recipient else None,
+    }
+
+
+def guarded(handler: Handler) -> Handler:
+    """Bad credentials get 401 and a malformed body 400, logged once, before the SDK sees them."""
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        problem = token_problem(request.headers.get("Authorization"))
+        if problem is not None:
+            log.warning("refused a Teams request (401): %s", problem)
+            return web.json_response({"error": "Invalid token or authentication failed."}, status=401)
+        return await handler(request)
+
+    return guard
+
+
+def checked_body(handler: Handler) -> Handler:
+    async def check(request: web.Request) -> web.StreamResponse:
+        problem = await activity_problem(request)
+        if problem is not None:
+            log.warning("refused a Teams request (400): %s", problem)
+            return web.json_response({"error": problem}, status=400)
+        return await handler(request)
+
+    return check
+
+
 def mount(app: web.Application, service: Service, settings: Settings) -> TeamsAgent:
-    """Add `POST /api/messages`; every request is checked by the SDK's JWT validation first."""
+    """Add `POST /api/messages`: the token's header is checked first, then the SDK's JWT validation,
+    then the body's shape; only then the agent."""
     agent = TeamsAgent(service, settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK looks the settings up by this plain string key
         app[AUTH_CONFIG_KEY] = agent.auth_config
-    app.router.add_post("/api/messages", jwt_authorization_decorator(agent.handle))
+    app.router.add_post("/api/messages", guarded(jwt_authorization_decorator(checked_body(agent.handle))))
     return agent
