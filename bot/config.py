@@ -139,6 +139,8 @@ class RapidReviewWithoutNotification(Strict):
 class Process(Strict):
     decision_rule: DecisionRule = DecisionRule.MAJORITY
     vote_requests_to_deputies: bool = True
+    referrer_questions_review: bool = False  # the Business Manager sends the panel's questions (after editing)
+    referrer_answer_opens_round: bool = False  # the referrer's answer opens the next round without the BM
     screening_due: Duration = Duration(working_days=2)
     notification_due: Duration = Duration(working_days=5)
     rapid_review_due: Duration = Duration(working_days=15)

@@ -27,6 +27,7 @@ from bot.flows.commands import (
 )
 from bot.flows.common import Env, FlowError, Refused
 from bot.flows.screening import panel
+from bot.flows.screening.referrer import OpenAnsweredRound
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.flows.timelines import plan
 from bot.messages import ActionId, split_action_value
@@ -173,6 +174,11 @@ PRESSES: dict[ActionId, Interaction] = {
         lambda by, ref, v: RecordNotificationSent(by=by, ref=ref),
         panel.record_notification_sent,
         _describe_notification,
+    ),
+    ActionId.OPEN_ROUND: Interaction(
+        lambda by, ref, v: OpenAnsweredRound(by=by, ref=ref),
+        panel.open_answered_round,
+        lambda env, rnd: f"Voting round {rnd.number} is open, with the referrer's answer.",
     ),
 }
 

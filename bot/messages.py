@@ -22,6 +22,8 @@ class ActionId(StrEnum):
     REFERRER_ANSWER = "referrer-answer-record"
     MILESTONE_DONE = "milestone-done"  # value "REF|obligation key"
     RECORD_DELAY = "rapid-review-delay"  # value "REF": opens the delay form
+    REFERRER_REPLY = "referrer-reply"  # e-mail to the referrer only: their link to answer the panel's questions
+    OPEN_ROUND = "referrer-answer-open-round"  # value "REF": the next round, with the answer the referrer gave
 
 
 class Action(BaseModel):

@@ -68,6 +68,7 @@ LINK_PURPOSES = {
     "consultation": links.Purpose.CONSULTATION,
     "notification_sent": links.Purpose.NOTIFICATION,
     "milestone_done": links.Purpose.MILESTONE,
+    "referrer_answer": links.Purpose.REFERRER,
 }
 StepHook = Callable[[dt.datetime, str, dict[str, Any]], None]
 
@@ -136,9 +137,11 @@ class Simulation:
         """What the person does with the link in their latest e-mail: open the page (as a mail scanner
         would first: nothing changes), then send its form, as the desk's link page does."""
         purpose = LINK_PURPOSES.get(kind)
-        url = self.latest_link(str(data.get("by", "")), purpose)
+        if purpose is links.Purpose.REFERRER:
+            data.pop("by", None)  # the referrer is on no roster: their link says who they are
+        url = self.latest_link(str(data.get("by", "")) or None, purpose)
         if purpose is None or url is None:
-            raise FlowError(f"{data.get('by')} has no e-mail with a link to {kind.replace('_', ' ')}")
+            raise FlowError(f"{data.get('by', 'the referrer')} has no e-mail with a link for {kind.replace('_', ' ')}")
         ref, token = url.rsplit("/", 2)[-2:]
         page = await self.service.read(lambda uow: links.link_page(uow, self.service.env, ref, token))
         if self.on_link is not None:
@@ -149,7 +152,7 @@ class Simulation:
         )
         await self.service.run(links.act, act)
 
-    def latest_link(self, person_id: str, purpose: links.Purpose | None) -> str | None:
+    def latest_link(self, person_id: str | None, purpose: links.Purpose | None) -> str | None:
         for item in reversed(self.sender.sent):
             if item.person_id != person_id or item.channel != "email":
                 continue

@@ -90,7 +90,8 @@ async def outbox(service: Service, *where) -> list[OutboxMessage]:
 async def test_mail_goes_to_the_right_people_with_no_child_details(service, graph, fake_graph) -> None:
     ref = await refer(service)
     await decide(service, ref)
-    await deliver_all(service, graph)
+    await service.run(screening.record_scrutiny, RecordScrutiny(by="scrutineer", ref=ref, verdict="concur"))
+    await deliver_all(service, graph)  # the referrer hears the outcome once the scrutineer has responded
 
     email_rows = await outbox(service, OutboxMessage.channel == "email")
     assert email_rows and all(r.state == "sent" for r in email_rows), [(r.state, r.last_error) for r in email_rows]
@@ -100,7 +101,11 @@ async def test_mail_goes_to_the_right_people_with_no_child_details(service, grap
     assert all(m.mailbox == "tscp@tameside.gov.uk" and len(m.to) == 1 for m in fake_graph.mails)
     recipients = {m.to[0] for m in fake_graph.mails}
     assert {"referrer@example.org", "alex.morgan@example.org", "pat.quinn@example.org"} <= recipients
+    request = next(m for m in fake_graph.mails if m.to == ["alex.morgan@example.org"] and "needs" in m.subject)
+    link = f"{service.cfg.links.base_url}/l/{ref}/"
+    assert link in request.text and f'href="{link}' in request.html and "for you alone" in request.text
     outcome = next(m for m in fake_graph.mails if m.to == ["referrer@example.org"])
+
     assert ref in outcome.subject and "Audit & assurance" in outcome.text and "Audit &amp; assurance" in outcome.html
     for mail in fake_graph.mails:
         assert mail.text and mail.html.startswith("<html>")

@@ -106,6 +106,8 @@ async def test_majority_of_two_decides_and_tells_everyone(service):
     assert [a["id"] for a in scrutineer.payload["actions"]] == ["scrutiny-concur", "scrutiny-disagree"]
     closed = await outbox(service, "vote_closed")
     assert all(m.replaces_key.startswith("vote_request:") for m in closed) and recipients(closed) == VOTERS
+    assert await outbox(service, "referrer_outcome") == []  # the referrer hears after the scrutineer
+    await service.run(screening.record_scrutiny, RecordScrutiny(by="scrutineer", ref=case.ref, verdict="concur"))
     referrer = await outbox(service, "referrer_outcome")
     assert [(m.channel, m.address) for m in referrer] == [("email", "referrer@example.org")]
 

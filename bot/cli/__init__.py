@@ -18,7 +18,7 @@ from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_
 from bot.config import Role
 from bot.flows import links
 from bot.flows.commands import RegisterReferral, field_errors
-from bot.flows.screening import panel
+from bot.flows.screening import panel, referrer
 from bot.simulate import ScenarioError, load_scenario, simulate
 from bot.views import case_view, cases_view
 
@@ -205,6 +205,21 @@ def case_show(
     render.case(out, view)
     if made is not None:
         render.fresh_links(out, made)
+
+
+@case_app.command("ask-referrer")
+def case_ask_referrer(
+    ref: str,
+    question: Annotated[list[str], typer.Option("--question", help="A question for the referrer (repeat for more).")],
+    by: ByOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Send the panel's questions, as the Business Manager edited them, to the referrer with a link to answer."""
+    cfg = config_or_exit(config)
+    by = by or cfg.holders(Role.BUSINESS_MANAGER)[0].id
+    cmd = referrer.SendReferrerQuestions(by=by, ref=ref, questions=question)
+    run_with_service(config, lambda svc: svc.run(referrer.send_questions, cmd))
+    out.print(f"Questions sent to the referrer of {ref.upper()}.")
 
 
 @case_app.command("revoke-links")

@@ -142,7 +142,7 @@ def queue_row(
         created_at=now,
     )
     uow.session.add(row)
-    if channel == Channel.EMAIL.value and person_id is not None and message.actions:
+    if channel == Channel.EMAIL.value and message.actions:
         uow.needs_links.append(row)  # the e-mail gets the person's links at the end of the flow
 
 

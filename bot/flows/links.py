@@ -25,9 +25,9 @@ import secrets
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from sqlalchemy import select
 
 from bot.config import Duration, Person, Role
@@ -52,7 +52,8 @@ from bot.flows.common import (
     post_email,
     require_role,
 )
-from bot.flows.screening import panel
+from bot.flows.personal import refuse_part_a
+from bot.flows.screening import panel, referrer
 from bot.flows.screening.notices import yes_no
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.flows.timelines import plan
@@ -81,6 +82,7 @@ PURPOSE_OF_ACTION: dict[ActionId, Purpose] = {
     ActionId.CONSULTATION: Purpose.CONSULTATION,
     ActionId.NOTIFICATION_SENT: Purpose.NOTIFICATION,
     ActionId.MILESTONE_DONE: Purpose.MILESTONE,
+    ActionId.REFERRER_REPLY: Purpose.REFERRER,
 }
 
 # Who may hold a link for each purpose (the flow it runs checks again).
@@ -238,13 +240,16 @@ async def _obligation(uow: UnitOfWork, case: Case, key: str) -> Obligation | Non
     return await uow.session.scalar(select(Obligation).where(Obligation.case_id == case.id, Obligation.key == key))
 
 
-async def scope_for_action(uow: UnitOfWork, case: Case, person: Person, action: Action, address: str) -> Scope | None:
-    """The scope a message's action stands for right now, or None if it has no link page."""
+async def scope_for_action(
+    uow: UnitOfWork, case: Case, person: Person | None, action: Action, address: str
+) -> Scope | None:
+    """The scope a message's action stands for right now, or None if it has no link page. Only the
+    referrer, who is on no roster, gets a link without a person."""
     purpose = PURPOSE_OF_ACTION.get(action.id)
-    if purpose is None:
+    if purpose is None or (person is None) != (purpose is Purpose.REFERRER):
         return None
-    base = dict(purpose=purpose, case=case, person_id=person.id, address=address)
-    if purpose in (Purpose.VOTE, Purpose.CONSULTATION):
+    base = dict(purpose=purpose, case=case, person_id=person.id if person else None, address=address)
+    if purpose in (Purpose.VOTE, Purpose.CONSULTATION, Purpose.REFERRER):
         rnd = await latest_round(uow, case)
         return Scope(**base, round_id=rnd.id) if rnd else None
     if purpose is Purpose.SCRUTINY:
@@ -263,7 +268,7 @@ async def attach_links(uow: UnitOfWork, env: Env, rows: list[OutboxMessage]) -> 
     for row in rows:
         person = env.cfg.person(row.person_id) if row.person_id else None
         case = await uow.session.get(Case, row.case_id) if row.case_id else None
-        if person is None or case is None:
+        if case is None or (row.person_id and person is None):
             continue
         message = Message.model_validate(row.payload)
         ids: dict[Purpose, int | None] = {}
@@ -497,7 +502,25 @@ async def _run(
         done = _command(MarkDone, by, case, {"key": ob.key, "note": fields.get("note") or None})
         await plan.mark_done(done, uow, env)
         return [Fact(label="Done", value=ob.what)]
+    if purpose is Purpose.REFERRER:
+        return await _referrer_answers(uow, env, link, case, fields)
     raise Conflict(f"Links for {purpose.value} cannot act yet.")
+
+
+async def _referrer_answers(uow: UnitOfWork, env: Env, link: Link, case: Case, fields: dict[str, Any]) -> list[Fact]:
+    answer = _command(ReferrerAnswer, "referrer", case, fields)
+    await refuse_part_a(uow, env, case, text=answer.text)  # it goes on to the Business Manager's chat
+    rnd = await uow.session.get(ScreeningRound, link.round_id)
+    assert rnd is not None
+    referrer.answer_received(uow, env, case, rnd, answer.text)
+    if env.cfg.process.referrer_answer_opens_round:
+        await panel.open_round_after_answer(uow, env, case, answer.text, "referrer")
+    return [Fact(label="Your answer", value=answer.text)]
+
+
+class ReferrerAnswer(Command):
+    ref: Ref
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000)]
 
 
 def _command(model: type[Command], by: str, case: Case, fields: dict[str, Any]) -> Any:
@@ -664,6 +687,13 @@ async def link_page(uow: UnitOfWork, env: Env, ref: str, token: str) -> LinkPage
         facts = [Fact(label="Notification due", value=env.local(case.notification_due))]
         who = f"You are recording that the National Panel was notified, as {name}."
         return LinkPage(**base, title=title, who=who, facts=facts)
+    if purpose is Purpose.REFERRER:
+        rnd = await uow.session.get(ScreeningRound, link.round_id)
+        asked = await referrer.questions_asked(uow, case, rnd) if rnd else []
+        facts = [Fact(label="Question", value=q) for q in asked]
+        who = f"You are answering as the referrer, {name}."
+        base["summary"] = ""  # the panel's summary is for the panel
+        return LinkPage(**base, title=f"{case.ref}: the panel's questions", who=who, facts=facts)
     ob = await uow.session.get(Obligation, link.obligation_id)
     what = ob.what if ob else "this task"
     facts = [Fact(label="Due", value=env.local(ob.due_at))] if ob else []

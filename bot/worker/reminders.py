@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 
 from bot.flows.common import Env
-from bot.flows.screening import panel
+from bot.flows.screening import panel, referrer
 from bot.flows.timelines import chasing, plan
 from bot.service import Service
 from bot.states import ReminderState
@@ -28,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
     "digest": chasing.digest_due,
     "delay_check": plan.delay_check_due,
     "rr_invite": plan.invite_due,
+    referrer.OUTCOME_REMINDER: referrer.outcome_due,
 }
 RETRY_AFTER = dt.timedelta(minutes=1)
 

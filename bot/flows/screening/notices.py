@@ -205,12 +205,18 @@ def panel_convened(env: Env, case: Case, rnd: ScreeningRound, voters: list[str])
     )
 
 
-def referrer_query(env: Env, case: Case, questions: list[str]) -> Message:
+def referrer_query(env: Env, case: Case, questions: list[str], sent: bool = False) -> Message:
+    text = "Please put these to the referrer, then record their answer to open a new round of voting."
+    if sent:
+        text = (
+            "They went to the referrer by e-mail with a link to answer; their answer will come to you. If they "
+            "answer another way, record it to open a new round of voting."
+        )
     return Message(
         kind="referrer_query",
         ref=case.ref,
         title=f"{case.ref}: the panel has questions for the referrer",
-        text="Please put these to the referrer, then record their answer to open a new round of voting.",
+        text=text,
         facts=case_facts(env, case) + [Fact(label="Question", value=q) for q in questions],
         actions=[Action(id=ActionId.REFERRER_ANSWER, label="Record referrer answer", value=action_value(case.ref))],
     )

@@ -25,13 +25,12 @@ from bot.flows.common import (
     load_case,
     person_or_refuse,
     post,
-    post_email,
     require_role,
     schedule,
 )
 from bot.flows.meetings import invite, invited
 from bot.flows.personal import refuse_part_a
-from bot.flows.screening import notices
+from bot.flows.screening import notices, referrer
 from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
 from bot.flows.timelines import plan
 from bot.flows.timelines.chasing import close_obligation, open_obligation, reopen_obligation
@@ -432,9 +431,6 @@ async def _announce(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
                 f"decision:{decision.id}:{person.id}",
                 case,
             )
-    if case.referrer_email:
-        message = notices.referrer_outcome(env, case, decision, env.cfg.partnership.name)
-        post_email(uow, env, case.referrer_email, message, f"referrer_outcome:{decision.id}", case)
     await open_obligation(
         uow,
         env,
@@ -445,12 +441,15 @@ async def _announce(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
         due_at=env.cal.due_after(decision.decided_at, env.cfg.process.screening_due),
         what="Independent Scrutineer's view on the screening outcome",
     )
+    await referrer.outcome_after_scrutiny(uow, env, case, decision)
 
 
 async def _ask_referrer(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound) -> None:
     questions = [v.rationale for v in await round_votes(uow, rnd) if v.pathway == Pathway.QUERY_REFERRER.value]
+    sent = await referrer.ask(uow, env, case, rnd, questions)
     for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
-        post(uow, env, bm, notices.referrer_query(env, case, questions), f"referrer_query:{rnd.id}:{bm.id}", case)
+        message = notices.referrer_query(env, case, questions, sent)
+        post(uow, env, bm, message, f"referrer_query:{rnd.id}:{bm.id}", case)
 
 
 async def _ask_for_notification(uow: UnitOfWork, env: Env, case: Case) -> None:
@@ -561,10 +560,27 @@ async def record_referrer_answer(cmd: RecordReferrerAnswer, uow: UnitOfWork, env
     await refuse_part_a(uow, env, case, text=cmd.text)
     if case.status != CaseStatus.AWAITING_REFERRER:
         raise Conflict(f"{case.ref} is not waiting for the referrer (it is {case.status.replace('_', ' ')}).")
+    return await open_round_after_answer(uow, env, case, cmd.text, person.id)
+
+
+async def open_round_after_answer(uow: UnitOfWork, env: Env, case: Case, text: str, by: str) -> ScreeningRound:
     previous = await current_round(uow, case)
     case.status = CaseStatus.SCREENING
-    audit(uow, env, person.id, "referrer_answer", case, round=previous.number, text=cmd.text)
+    audit(uow, env, by, "referrer_answer", case, round=previous.number, text=text)
     return await _open_round(uow, env, case, previous.number + 1)
+
+
+async def open_answered_round(cmd: referrer.OpenAnsweredRound, uow: UnitOfWork, env: Env) -> ScreeningRound:
+    """One press by the Business Manager: the next round, with the answer the referrer gave through their link."""
+    person = person_or_refuse(env, cmd.by)
+    require_role(person, Role.BUSINESS_MANAGER)
+    case = await load_case(uow, cmd.ref, lock=True)
+    if case.status != CaseStatus.AWAITING_REFERRER:
+        raise Conflict(f"{case.ref} is not waiting for the referrer (it is {case.status.replace('_', ' ')}).")
+    answer = await referrer.latest_answer(uow, case, await current_round(uow, case))
+    if answer is None:
+        raise Conflict(f"The referrer has not answered {case.ref} through their link; record their answer instead.")
+    return await open_round_after_answer(uow, env, case, answer, person.id)
 
 
 async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scrutiny:
@@ -597,6 +613,7 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
     await uow.session.flush()
     audit(uow, env, person.id, f"scrutiny_{cmd.verdict}", case, decision=decision.id, comment=cmd.comment)
     await close_obligation(uow, env, case, f"scrutiny:{decision.id}", person.id)
+    await referrer.send_outcome(uow, env, case, decision)
     if cmd.verdict == "disagree":
         for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
             message = notices.scrutiny_disagreement(env, case, person.name, cmd.comment or "")
