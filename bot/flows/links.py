@@ -393,6 +393,10 @@ async def _purpose_gone(uow: UnitOfWork, link: Link, purpose: Purpose, case: Cas
     ob = await uow.session.get(Obligation, link.obligation_id)
     if ob is None or ob.state != ObligationState.OPEN:
         return "This has already been recorded as done."
+    if purpose is Purpose.NOTIFICATION:
+        decision = await latest_decision(uow, case)
+        if decision is None or not decision.notifiable:
+            return "The panel has not found the incident notifiable, so there is nothing to notify."
     return None
 
 
