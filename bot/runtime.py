@@ -14,6 +14,7 @@ from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings, reveal
 from bot.worker.outbox import Delivery, Sender
+from bot.worker.progress import SendProgress
 from bot.worker.ticker import Ticker, run_ticker
 from storage.migrate import require_current_schema
 
@@ -22,12 +23,13 @@ log = logging.getLogger("panelbot")
 
 def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
     senders: dict[str, Sender] = {}
+    progress = SendProgress(service)
     if settings.slack_bot_token:
         from bot.handlers.slack.home import home_publisher
         from bot.handlers.slack.sender import SlackSender, sending_client
 
         client = sending_client(reveal(settings.slack_bot_token) or "", settings.slack_api_url)
-        senders["slack"] = SlackSender(client, home_publisher(service))
+        senders["slack"] = SlackSender(client, home_publisher(service), progress)
     if settings.teams_enabled:
         from bot.handlers.teams.connection import auth_configuration, build_adapter
         from bot.handlers.teams.sender import TeamsSender
@@ -42,7 +44,7 @@ def build_senders(settings: Settings, service: Service) -> dict[str, Sender]:
 
         graph = GraphClient.from_settings(settings)
         partnership = service.cfg.partnership
-        senders["email"] = EmailSender(graph, partnership.mailbox, partnership.name)
+        senders["email"] = EmailSender(graph, partnership.mailbox, partnership.name, progress)
         senders["calendar"] = CalendarSender(graph, service)
     return senders
 

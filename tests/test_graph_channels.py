@@ -15,6 +15,7 @@ from bot.handlers.graph.calendar import CalendarSender
 from bot.handlers.graph.mail import EmailSender
 from bot.service import Service
 from bot.worker.outbox import Delivery, RecordingSender
+from bot.worker.progress import SendProgress
 from storage.models import CalendarEvent, OutboxMessage
 from tests.fakes.graph import GRAPH_TENANT, FakeGraph
 from tests.fakes.graph_env import graph_client
@@ -47,7 +48,9 @@ async def graph(fake_graph):
 
 def delivery(service: Service, graph) -> Delivery:
     senders = {
-        "email": EmailSender(graph, service.cfg.partnership.mailbox, service.cfg.partnership.name),
+        "email": EmailSender(
+            graph, service.cfg.partnership.mailbox, service.cfg.partnership.name, SendProgress(service)
+        ),
         "calendar": CalendarSender(graph, service),
         "slack": RecordingSender(),
         "teams": RecordingSender(),

@@ -166,3 +166,36 @@ async def test_a_post_whose_process_died_before_recording_it_is_not_posted_again
     assert (row.state, row.attempts) == ("sent", 2)
     assert row.external_ref == {"channel": posted["channel"], "ts": posted["ts"]}
     assert la_requests(api) == [posted]
+
+
+async def test_lookup_pages_through_a_busy_dm_from_when_the_row_was_queued(steps: Steps) -> None:
+    """The post timed out but landed; then the person chatted, 450 messages, before the retry. The
+    look-up reads from just before the row was queued (`oldest`), page by page, and finds it."""
+    api = steps.api
+    api.post_filler(LA, 30)  # older chatter: outside the look-up's window once the clock has moved on
+    steps.service.clock.advance(dt.timedelta(hours=1))
+    api.fail("chat.postMessage", delay=1.0)
+    await steps.register()
+    await api.wait_for("chat.postMessage", len(api.calls_to("chat.postMessage")) + 1)
+    [late] = la_requests(api)
+    api.post_filler(LA, 450)
+    steps.service.clock.advance(dt.timedelta(seconds=5))
+    await steps.drain()
+    row = await la_request_row(steps)
+    assert (row.state, row.attempts) == ("sent", 2)
+    assert la_requests(api) == [late]  # found, not posted again
+    lookups = [c.body for c in api.calls_to("conversations.history") if c.body["channel"] == api.dm_channel(LA)]
+    assert len(lookups) >= 3 and "cursor" in lookups[-1]
+    queued = row.created_at.timestamp()
+    assert all(queued - 600 < float(b["oldest"]) < queued for b in lookups)
+
+
+async def test_lookup_without_oldest_would_miss_it(steps: Steps) -> None:
+    """The control: the newest 50 alone (the old look-up) do not reach the message under 450 newer ones."""
+    api = steps.api
+    api.fail("chat.postMessage", delay=1.0)
+    await steps.register()
+    await api.wait_for("chat.postMessage", len(api.calls_to("chat.postMessage")) + 1)
+    api.post_filler(LA, 450)
+    newest = api._conversations_history({"channel": api.dm_channel(LA), "limit": 50, "include_all_metadata": "1"})
+    assert not [m for m in newest["messages"] if m.get("metadata")]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.config import AppConfig
 from bot.service import Service
 from storage.migrate import upgrade
-from storage.models import AuditEvent, ConversationRef, Decision, Vote
+from storage.models import AuditEvent, ConversationRef, Decision, OutboxMessage, Vote
 from tests.fakes.teams_connector import TENANT, card_text, inputs_of
 from tests.fakes.teams_env import (
     HEALTH_DSP,
@@ -384,3 +384,23 @@ async def test_agency_lead_marks_the_day_10_return_done_from_a_card(lead_world: 
     assert "error" not in card_text(result).lower()
     [ob] = await rows(w.service, Obligation, Obligation.key.like("%agency_return:health"))
     assert (ob.state, ob.done_by, ob.note) == ("done", "health-lead", "Chronology and summary sent by e-mail.")
+
+
+async def test_a_hung_connector_times_out_and_the_row_is_retried(world: TeamsWorld) -> None:
+    """The connector call gets the sender's timeout, not aiohttp's 300 s: the row goes back to wait."""
+    import time
+
+    from bot.handlers.teams.sender import TeamsSender
+
+    la = world.user(LA_DSP)
+    assert await la.install() == 202
+    teams = world.delivery.senders["teams"]
+    assert isinstance(teams, TeamsSender) and teams.timeout == 15.0
+    teams.timeout = 0.5
+    world.connector.hangs.append(3.0)
+    await refer(world.service)
+    started = time.monotonic()
+    await world.delivery.run_once()
+    assert time.monotonic() - started < 2.5
+    [row] = await rows(world.service, OutboxMessage, OutboxMessage.address == LA_DSP)
+    assert row.state == "pending" and "TimeoutError" in row.last_error

@@ -8,6 +8,7 @@ import datetime as dt
 from bot import interactions as actions
 from bot.handlers.graph.mail import EmailSender
 from bot.service import Service
+from bot.worker.progress import SendProgress
 from storage.migrate import upgrade
 from tests.fakes.graph import FakeGraph
 from tests.fakes.graph_env import graph_client
@@ -21,7 +22,7 @@ async def test_teams_person_without_reference_gets_email_and_bm_is_told_once(cfg
     await upgrade(service.engine)
     fake = await FakeGraph(tmp_path / "tls").start()
     graph = graph_client(fake)
-    email = EmailSender(graph, cfg.partnership.mailbox, cfg.partnership.name)
+    email = EmailSender(graph, cfg.partnership.mailbox, cfg.partnership.name, SendProgress(service))
     world = await start_world(service, teams_settings(), {"email": email})
     try:
         la = world.user(LA_DSP)

@@ -54,7 +54,11 @@ class FakeGraph:
     tokens: list[dict[str, str]] = field(default_factory=list)  # token requests as posted
     # per event POST, in order: (status, retry_after, create the event before failing?)
     event_failures: list[tuple[int, str | None, bool]] = field(default_factory=list)
-    mail_failures: list[tuple[int, str | None]] = field(default_factory=list)
+    mail_failures: list[tuple[int, str | None]] = field(default_factory=list)  # sendMail, or a draft's send
+    # per mailbox operation ("create", "tag", "send", "find"): statuses answered AFTER doing the work,
+    # as when the answer is lost on the way back
+    lost_answers: dict[str, list[int]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)  # by id: drafts and sent items
     _issued: set[str] = field(default_factory=set)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     graph_server: TestServer | None = None
@@ -72,6 +76,11 @@ class FakeGraph:
         graph = web.Application()
         graph.router.add_post("/v1.0/users/{user}/sendMail", self._send_mail)
         graph.router.add_post("/v1.0/users/{user}/events", self._create_event)
+        graph.router.add_post("/v1.0/users/{user}/messages", self._create_message)
+        graph.router.add_get("/v1.0/users/{user}/messages", self._find_messages)
+        graph.router.add_get("/v1.0/users/{user}/messages/{id}", self._get_message)
+        graph.router.add_patch("/v1.0/users/{user}/messages/{id}", self._patch_message)
+        graph.router.add_post("/v1.0/users/{user}/messages/{id}/send", self._send_draft)
         graph.router.add_get("/v1.0/users", self._list_users)
         self.graph_server = TestServer(graph, host="127.0.0.1")
         await self.graph_server.start_server()
@@ -133,6 +142,75 @@ class FakeGraph:
         else:
             self.mails.append(parse_json_mail(request.match_info["user"], await request.json()))
         return web.Response(status=202)
+
+    # --- drafts, their extended properties, and sending them ----------------------------------
+
+    def _lost(self, operation: str, answer: web.Response) -> web.Response:
+        statuses = self.lost_answers.get(operation) or []
+        return _error(statuses.pop(0), "ServiceUnavailable") if statuses else answer
+
+    def sent_with_key(self, key: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.values() if not m["isDraft"] and key in m["props"].values()]
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "InvalidAuthenticationToken")
+        raw, mailbox = await request.read(), request.match_info["user"]
+        if request.content_type == "text/plain":
+            mail = parse_mime(mailbox, base64.b64decode(raw))
+        else:
+            mail = parse_json_mail(mailbox, {"message": await request.json()})
+        draft = {"id": f"AAMkDraft{next(self._ids)}", "isDraft": True, "mail": mail, "props": {}}
+        self.messages[draft["id"]] = draft
+        return self._lost("create", web.json_response({"id": draft["id"], "isDraft": True}, status=201))
+
+    async def _patch_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "InvalidAuthenticationToken")
+        found = self.messages.get(request.match_info["id"])
+        if found is None:
+            return _error(404, "ErrorItemNotFound")
+        for prop in (await request.json()).get("singleValueExtendedProperties") or []:
+            found["props"][prop["id"]] = prop["value"]
+        return self._lost("tag", web.json_response({"id": found["id"], "isDraft": found["isDraft"]}))
+
+    async def _send_draft(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "InvalidAuthenticationToken")
+        if self.mail_failures:
+            status, retry_after = self.mail_failures.pop(0)
+            return _error(status, "ServiceUnavailable", retry_after)
+        draft = self.messages.get(request.match_info["id"])
+        if draft is None or not draft["isDraft"]:
+            return _error(404, "ErrorItemNotFound")
+        del self.messages[draft["id"]]  # sending moves it to Sent Items, under a new id, as Exchange does
+        sent = draft | {"id": f"AAMkSent{next(self._ids)}", "isDraft": False}
+        self.messages[sent["id"]] = sent
+        self.mails.append(draft["mail"])
+        return self._lost("send", web.Response(status=202))
+
+    async def _find_messages(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "InvalidAuthenticationToken")
+        query = request.query.get("$filter", "")
+        match = re.search(r"ep/id eq '((?:[^']|'')*)' and ep/value eq '((?:[^']|'')*)'", query)
+        if match is None:
+            return _error(400, "BadRequest")
+        prop, value = (g.replace("''", "'") for g in match.groups())
+        found = [
+            {"id": m["id"], "isDraft": m["isDraft"]}
+            for m in self.messages.values()
+            if m["mail"].mailbox == request.match_info["user"] and m["props"].get(prop) == value
+        ]
+        return self._lost("find", web.json_response({"value": found}))
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return _error(401, "InvalidAuthenticationToken")
+        found = self.messages.get(request.match_info["id"])
+        if found is None:
+            return _error(404, "ErrorItemNotFound")
+        return web.json_response({"id": found["id"], "isDraft": found["isDraft"]})
 
     async def _create_event(self, request: web.Request) -> web.Response:
         if not self._authorised(request):

@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,10 +50,11 @@ class FakeSlackApi:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)  # view id → view (modals)
     homes: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id → App Home view
     triggers_used: list[str] = field(default_factory=list)
+    now: Callable[[], float] | None = None  # the clock message timestamps follow (default: a fixed time)
 
     def __post_init__(self) -> None:
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
-        self._ts = itertools.count(1)
+        self._last_ts = 0
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -213,7 +215,10 @@ class FakeSlackApi:
         return web.json_response(payload, status=status, headers=headers)
 
     def _ts_next(self) -> str:
-        return f"1766311200.{next(self._ts):06d}"
+        """Slack's message timestamps: seconds from `now` (the test's clock, when given), made unique."""
+        seconds = int(self.now()) if self.now is not None else 1766311200
+        self._last_ts = max(self._last_ts + 1, seconds * 1_000_000)
+        return f"{self._last_ts // 1_000_000}.{self._last_ts % 1_000_000:06d}"
 
     def _auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "panelbot",
@@ -247,12 +252,24 @@ class FakeSlackApi:
         return {"ok": True, "channel": {"id": self.dm_channel(users.split(",")[0])}}
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, after `oldest` (exclusive) when given, in pages of `limit` with a cursor."""
         channel = str(body["channel"])
-        found = [m for (c, _), m in self.messages.items() if c == channel]
+        oldest = float(body.get("oldest") or 0)
+        found = [m for (c, _), m in self.messages.items() if c == channel and float(m["ts"]) > oldest]
         found.sort(key=lambda m: float(m["ts"]), reverse=True)
         keep_meta = str(body.get("include_all_metadata", "")).lower() in ("1", "true")
         out = [{k: v for k, v in m.items() if k != "metadata" or keep_meta} for m in found]
-        return {"ok": True, "messages": out[: int(body.get("limit", 100))], "has_more": False}
+        start, limit = int(body.get("cursor") or 0), min(int(body.get("limit", 100)), 999)
+        page, more = out[start : start + limit], start + limit < len(out)
+        cursor = str(start + limit) if more else ""
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": {"next_cursor": cursor}}
+
+    def post_filler(self, user: str, count: int) -> None:
+        """Messages in a DM that are not panelbot's (the person chatting), to push a message down the history."""
+        channel = self.dm_channel(user)
+        for _ in range(count):
+            ts = self._ts_next()
+            self.messages[(channel, ts)] = {"type": "message", "ts": ts, "channel": channel, "text": "filler"}
 
     def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "user": {"id": body.get("user"), "team_id": TEAM, "deleted": False}}

@@ -18,6 +18,7 @@ from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings
 from bot.worker.outbox import Delivery
+from bot.worker.progress import SendProgress
 from storage.migrate import upgrade
 from tests.fakes.slack_api import APP_TOKEN, TOKEN, FakeSlackApi
 from tests.fakes.slack_steps import SEND_TIMEOUT, Steps, slack_roster_config
@@ -43,8 +44,8 @@ async def slack_service(slack_cfg: AppConfig, clock: ManualClock, db_url: str) -
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlackApi]:
-    fake = FakeSlackApi()
+async def fake_slack(clock: ManualClock) -> AsyncIterator[FakeSlackApi]:
+    fake = FakeSlackApi(now=lambda: clock.now().timestamp())
     await fake.start()
     yield fake
     await fake.stop()
@@ -72,7 +73,7 @@ async def slack(
 @pytest.fixture
 def sender(slack_service: Service, fake_slack: FakeSlackApi) -> SlackSender:
     client = sending_client(TOKEN, fake_slack.url, timeout=SEND_TIMEOUT)
-    return SlackSender(client, home_publisher(slack_service))
+    return SlackSender(client, home_publisher(slack_service), SendProgress(slack_service))
 
 
 @pytest.fixture

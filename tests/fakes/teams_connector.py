@@ -7,6 +7,7 @@ test can make the next calls fail (429 with Retry-After, 5xx) to see the outbox 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)  # cards returned to Action.Execute
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    hangs: list[float] = field(default_factory=list)  # per call, in order: seconds to wait before answering
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -77,6 +79,8 @@ class FakeConnector:
             await self.server.close()
 
     async def _record(self, request: web.Request, kind: str, activity_id: str | None = None) -> web.Response:
+        if self.hangs:
+            await asyncio.sleep(self.hangs.pop(0))
         if self.failures:
             status, headers = self.failures.pop(0)
             return web.json_response({"error": {"code": "Throttled"}}, status=status, headers=headers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -36,8 +37,11 @@ from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.event import Event
 from msgraph.generated.models.item_body import ItemBody
+from msgraph.generated.models.message import Message as GraphMessage
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.online_meeting_provider_type import OnlineMeetingProviderType
+from msgraph.generated.models.single_value_legacy_extended_property import SingleValueLegacyExtendedProperty
+from msgraph.generated.users.item.messages.messages_request_builder import MessagesRequestBuilder
 from msgraph.generated.users.users_request_builder import UsersRequestBuilder
 from msgraph_core import GraphClientFactory
 
@@ -46,6 +50,9 @@ from bot.settings import Settings, reveal
 from bot.worker.outbox import retry_after_seconds
 
 DEFAULT_BASE_URL = "https://graph.microsoft.com/v1.0"
+# panelbot's named single-value extended property on mail: the outbox key, to find a mail by after
+# an unknown outcome. A fixed GUID of panelbot's own (MAPI named properties need a property set).
+OUTBOX_KEY_PROPERTY = "String {6f1c2a4e-3b5d-4e8f-9a71-0c2d4e6f8a10} Name PanelbotOutboxKey"
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 TRANSIENT = {408, 429, 500, 502, 503, 504}
 
@@ -109,15 +116,56 @@ class GraphClient:
     # --- mail --------------------------------------------------------------------------------
 
     async def send_mail(self, mailbox: str, to: list[str], subject: str, text: str, html: str) -> None:
-        """Send a mail from `mailbox` with plain-text and HTML parts (MIME, multipart/alternative)."""
-        mime = EmailMessage()
-        mime["From"], mime["To"], mime["Subject"] = mailbox, ", ".join(to), subject
-        mime.set_content(text)
-        mime.add_alternative(html, subtype="html")
+        """Send a mail from `mailbox` with plain-text and HTML parts (MIME, multipart/alternative).
+        No idempotency: the outbox's mail sender uses drafts (`create_draft` … `send_draft`) instead."""
         request = RequestInformation(Method.POST, "{+baseurl}/users/{user%2Did}/sendMail")
         request.path_parameters = {"baseurl": self.base_url, "user%2Did": mailbox}
-        request.set_stream_content(base64.b64encode(mime.as_bytes()), "text/plain")
+        request.set_stream_content(base64.b64encode(_mime(mailbox, to, subject, text, html)), "text/plain")
         await self._call(self.adapter.send_no_response_content_async(request, {"XXX": ODataError}))
+
+    async def create_draft(self, mailbox: str, to: list[str], subject: str, text: str, html: str) -> str:
+        """A draft in `mailbox` (MIME: plain-text and HTML parts); returns its id."""
+        request = RequestInformation(Method.POST, "{+baseurl}/users/{user%2Did}/messages")
+        request.path_parameters = {"baseurl": self.base_url, "user%2Did": mailbox}
+        request.set_stream_content(base64.b64encode(_mime(mailbox, to, subject, text, html)), "text/plain")
+        raw = await self._call(self.adapter.send_primitive_async(request, "bytes", {"XXX": ODataError}))
+        try:
+            draft_id = json.loads(raw or b"{}").get("id")
+        except ValueError:
+            draft_id = None
+        if not isinstance(draft_id, str) or not draft_id:
+            raise GraphError(None, "draft creation answered without a message id")
+        return draft_id
+
+    async def tag_message(self, mailbox: str, message_id: str, key: str) -> None:
+        """Put `key` on a draft in panelbot's single-value extended property, to find it by later."""
+        tag = SingleValueLegacyExtendedProperty(id=OUTBOX_KEY_PROPERTY, value=key)
+        patch = GraphMessage(single_value_extended_properties=[tag])
+        await self._call(self.sdk.users.by_user_id(mailbox).messages.by_message_id(message_id).patch(patch))
+
+    async def send_draft(self, mailbox: str, message_id: str) -> None:
+        await self._call(self.sdk.users.by_user_id(mailbox).messages.by_message_id(message_id).send.post())
+
+    async def messages_with_key(self, mailbox: str, key: str) -> list[tuple[str, bool]]:
+        """(id, is a draft) of every message in the mailbox (any folder: Drafts, Sent Items) tagged with `key`."""
+        quoted = key.replace("'", "''")
+        tagged = f"singleValueExtendedProperties/any(ep: ep/id eq '{OUTBOX_KEY_PROPERTY}' and ep/value eq '{quoted}')"
+        query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(filter=tagged, select=["id", "isDraft"])
+        config = RequestConfiguration(query_parameters=query)
+        page = await self._call(self.sdk.users.by_user_id(mailbox).messages.get(config))
+        return [(m.id or "", bool(m.is_draft)) for m in (page.value if page else None) or [] if m.id]
+
+    async def draft_exists(self, mailbox: str, message_id: str) -> bool | None:
+        """True if the message is still a draft, False if it is no longer one, None if it is gone
+        (a sent draft moves to Sent Items under a new id)."""
+        builder = self.sdk.users.by_user_id(mailbox).messages.by_message_id(message_id)
+        try:
+            found = await self._call(builder.get())
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bool(found.is_draft) if found is not None else None
 
     # --- calendar ----------------------------------------------------------------------------
 
@@ -165,6 +213,14 @@ class GraphClient:
             raise GraphError(status, _message(exc), _retry_after(exc.response_headers)) from exc
         except (httpx.HTTPError, AzureError) as exc:  # unreachable, or the sign-in failed
             raise GraphError(None, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _mime(mailbox: str, to: list[str], subject: str, text: str, html: str) -> bytes:
+    mime = EmailMessage()
+    mime["From"], mime["To"], mime["Subject"] = mailbox, ", ".join(to), subject
+    mime.set_content(text)
+    mime.add_alternative(html, subtype="html")
+    return mime.as_bytes()
 
 
 def _utc(moment: dt.datetime) -> DateTimeTimeZone:

@@ -7,13 +7,17 @@ details into a message, and this renderer adds only a fixed footer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 from bot.handlers.graph.client import GraphClient, GraphError
 from bot.messages import Message
 from bot.worker.outbox import Outgoing, SendResult
+from bot.worker.progress import SendProgress
 
+log = logging.getLogger("panelbot.mail")
 FOOTER = "Sent by panelbot for {partnership}. Please do not put a child's personal details in any reply."
 
 
@@ -86,22 +90,65 @@ def graph_result(exc: GraphError) -> SendResult:
 
 @dataclass
 class EmailSender:
+    """Mail through Graph, at most once per outbox row. With a progress store (every real run), a
+    mail is created as a draft, the draft's id noted on the row, the draft tagged with the outbox key
+    (a single-value extended property), then sent. A retry after an unknown outcome looks first: a
+    tagged message that is no longer a draft (Sent Items) means it went; a tagged or noted draft is
+    sent rather than a new one made; a noted draft that has gone from the mailbox was sent."""
+
     graph: GraphClient
     mailbox: str | None
     partnership: str
+    progress: SendProgress | None = None
+    _uncertain: set[str] = field(default_factory=set)
 
     async def send(self, item: Outgoing) -> SendResult:
         if not self.mailbox:
             return SendResult.failed("partnership.mailbox is not set in app.yaml, so there is no mailbox to send from")
-        message = item.message
         try:
-            await self.graph.send_mail(
-                self.mailbox,
-                [item.address],
-                message.title,
-                render_text(message, self.partnership),
-                render_html(message, self.partnership),
-            )
+            ref = await self._deliver(self.mailbox, item)
         except GraphError as exc:
+            if exc.transient and exc.status != 429:
+                self._uncertain.add(item.key)  # it may have happened: look before sending again
             return graph_result(exc)
-        return SendResult.sent({"mailbox": self.mailbox, "to": item.address})
+        self._uncertain.discard(item.key)
+        return SendResult.sent(ref)
+
+    async def _deliver(self, mailbox: str, item: Outgoing) -> dict[str, Any]:
+        message = item.message
+        text, html = render_text(message, self.partnership), render_html(message, self.partnership)
+        ref: dict[str, Any] = {"mailbox": mailbox, "to": item.address}
+        if self.progress is None:  # no case store to note progress in (a one-off send): sendMail
+            await self.graph.send_mail(mailbox, [item.address], message.title, text, html)
+            return ref
+        progress = await self.progress.load(item.id)
+        noted = progress.notes.get("draft_id") if progress else None
+        if item.attempts > 1 or item.key in self._uncertain or noted:
+            found = await self._look_up(mailbox, item, noted if isinstance(noted, str) else None)
+            if found is not None:
+                return ref | found
+        draft = await self.graph.create_draft(mailbox, [item.address], message.title, text, html)
+        await self.progress.note(item.id, draft_id=draft)
+        await self.graph.tag_message(mailbox, draft, item.key)
+        await self.graph.send_draft(mailbox, draft)
+        return ref | {"draft_id": draft}
+
+    async def _look_up(self, mailbox: str, item: Outgoing, noted: str | None) -> dict[str, Any] | None:
+        """What an earlier attempt left: sent (a reference), a draft now sent here, or None (nothing)."""
+        tagged = await self.graph.messages_with_key(mailbox, item.key)
+        sent = next((mid for mid, draft in tagged if not draft), None)
+        if sent is not None:
+            log.info("outbox row %s was mailed by an earlier attempt (%s)", item.id, sent)
+            return {"message_id": sent, "found": "sent"}
+        draft = next((mid for mid, is_draft in tagged if is_draft), None)
+        if draft is None and noted is not None:
+            still_draft = await self.graph.draft_exists(mailbox, noted)
+            if not still_draft:
+                log.info("outbox row %s: its draft %s is no longer a draft, so it was sent", item.id, noted)
+                return {"draft_id": noted, "found": "draft sent"}
+            draft = noted
+            await self.graph.tag_message(mailbox, draft, item.key)  # the earlier attempt stopped before tagging
+        if draft is None:
+            return None
+        await self.graph.send_draft(mailbox, draft)
+        return {"draft_id": draft, "found": "draft"}

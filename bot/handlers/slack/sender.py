@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -12,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.handlers.slack.blocks import OUTBOX_EVENT, fallback_text, render_message
 from bot.worker.outbox import Outgoing, SendResult, retry_after_seconds
+from bot.worker.progress import SendProgress
 
 log = logging.getLogger("panelbot.slack")
 
@@ -49,6 +52,8 @@ PERMANENT_ERRORS = frozenset(
 UPDATE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 
 HomePublisher = Callable[[AsyncWebClient, str], Awaitable[None]]
+HISTORY_PAGE, HISTORY_PAGES = 200, 25  # up to 5,000 messages in one DM since the row was queued
+CLOCK_SKEW = dt.timedelta(minutes=5)  # our clock against Slack's: look a little further back
 
 
 class SlackSender:
@@ -58,9 +63,12 @@ class SlackSender:
     its second or later attempt, which covers a process that died after posting but before the
     outbox recorded it."""
 
-    def __init__(self, client: AsyncWebClient, publish_home: HomePublisher | None = None) -> None:
+    def __init__(
+        self, client: AsyncWebClient, publish_home: HomePublisher | None = None, progress: SendProgress | None = None
+    ) -> None:
         self.client = client
         self.publish_home = publish_home
+        self.progress = progress  # when the row was queued: the look-up reads the DM from just before
         self._uncertain: set[str] = set()
         self._dm: dict[str, str] = {}  # user id → DM channel id
         self._homes: dict[str, asyncio.Task[None]] = {}  # user id → Home republishing in flight
@@ -107,18 +115,37 @@ class SlackSender:
         return {"channel": resp["channel"], "ts": resp["ts"]}
 
     async def _find_posted(self, item: Outgoing) -> dict[str, str] | None:
-        """Did an earlier attempt that timed out reach Slack after all? Look for its outbox key."""
+        """Did an earlier attempt reach Slack after all? Look for its outbox key in the DM, page by
+        page, from just before the row was queued (so a busy DM cannot push it out of sight)."""
         channel = self._dm.get(item.address)
         if channel is None:
             opened = await self.client.conversations_open(users=item.address)
             channel = self._dm[item.address] = opened["channel"]["id"]
-        history = await self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
-        for msg in history.get("messages", []):
-            meta = msg.get("metadata") or {}
-            if meta.get("event_type") == OUTBOX_EVENT and (meta.get("event_payload") or {}).get("key") == item.key:
-                log.info("outbox row %s was delivered by an earlier attempt (ts %s)", item.id, msg.get("ts"))
-                return {"channel": channel, "ts": msg["ts"]}
+        query: dict[str, Any] = {"channel": channel, "limit": HISTORY_PAGE, "include_all_metadata": True}
+        oldest = await self._oldest(item)
+        if oldest is not None:
+            query["oldest"] = oldest
+        for _ in range(HISTORY_PAGES):
+            history = await self.client.conversations_history(**query)
+            for msg in history.get("messages", []):
+                meta = msg.get("metadata") or {}
+                if meta.get("event_type") == OUTBOX_EVENT and (meta.get("event_payload") or {}).get("key") == item.key:
+                    log.info("outbox row %s was delivered by an earlier attempt (ts %s)", item.id, msg.get("ts"))
+                    return {"channel": channel, "ts": msg["ts"]}
+            cursor = (history.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+            query["cursor"] = cursor
+        log.warning("outbox row %s: %s pages of DM history read without finding it", item.id, HISTORY_PAGES)
         return None
+
+    async def _oldest(self, item: Outgoing) -> str | None:
+        if self.progress is None:
+            return None
+        progress = await self.progress.load(item.id)
+        if progress is None:
+            return None
+        return f"{(progress.queued_at - CLOCK_SKEW).timestamp():.6f}"
 
     def _api_error(self, item: Outgoing, exc: SlackApiError) -> SendResult:
         status, error = exc.response.status_code, _error(exc)

@@ -3,6 +3,7 @@ conversation reference. A person with none yet is reported unreachable; the outb
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from bot.worker.outbox import Outgoing, SendResult, retry_after_seconds
 
 log = logging.getLogger("panelbot.teams")
 TRANSIENT = {408, 429, 500, 502, 503, 504}
+CONNECTOR_TIMEOUT = 15.0  # the SDK's connector session would wait aiohttp's default 300 s
 
 
 def card_activity(message: Message, key: str | None) -> Activity:
@@ -38,6 +40,7 @@ class TeamsSender:
     adapter: CloudAdapter
     app_id: str | None
     anonymous: bool = False  # local tests only: no token on calls to the connector
+    timeout: float = CONNECTOR_TIMEOUT  # seconds for the whole send, sign-in included: a hung connector holds no lane
 
     def __post_init__(self) -> None:
         self.adapter.on_turn_error = None  # let a failed send reach us, not the person as a chat message
@@ -49,7 +52,7 @@ class TeamsSender:
         if reference is None:
             return SendResult.not_reachable(f"no Teams conversation reference for {item.person_id or item.address}")
         try:
-            return SendResult.sent(await self._deliver(reference, item))
+            return SendResult.sent(await asyncio.wait_for(self._deliver(reference, item), self.timeout))
         except aiohttp.ClientResponseError as exc:
             return _classify(exc)
         except (aiohttp.ClientError, TimeoutError) as exc:
