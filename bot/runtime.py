@@ -69,8 +69,12 @@ def warn_if_anonymous(settings: Settings) -> None:
 
 
 async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket_mode: bool = False) -> None:
-    service = Service.create(cfg, SystemClock(), settings.panelbot_database_url, settings.link_key)
+    service = Service.create(
+        cfg, SystemClock(), settings.panelbot_database_url, settings.link_key, data_keys=settings.data_keys
+    )
     await require_current_schema(service.engine)
+    if settings.data_keys is None:
+        log.warning("PANELBOT_DATA_KEY is not set: new Part A details are kept unencrypted, sealed ones read as locked")
     warn_if_anonymous(settings)
     if settings.link_key is None:
         log.warning("PANELBOT_LINK_KEY is not set: e-mail links work, but a reminder after a restart sends new ones")

@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import AppConfig
 from bot.flows.common import PROCESS_LINK_KEY, Env, Refused, audit
 from bot.flows.links import attach_links
+from bot.sealing import Keyring
 from storage.db import make_engine, make_sessionmaker
 from storage.uow import UnitOfWork, in_transaction
 
@@ -30,6 +31,7 @@ class Service:
     sessions: async_sessionmaker
     link_key: bytes = PROCESS_LINK_KEY  # PANELBOT_LINK_KEY; see bot/flows/links.py
     operator: str | None = None  # the OS user running a CLI command: every audit row records it
+    data_keys: Keyring | None = None  # PANELBOT_DATA_KEY; see bot/sealing.py
 
     @classmethod
     def create(
@@ -39,13 +41,14 @@ class Service:
         database_url: str,
         link_key: bytes | None = None,
         operator: str | None = None,
+        data_keys: Keyring | None = None,
     ) -> Service:
         engine = make_engine(database_url)
-        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY, operator)
+        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY, operator, data_keys)
 
     @property
     def env(self) -> Env:
-        return Env(self.cfg, self.clock, self.link_key, self.operator)
+        return Env(self.cfg, self.clock, self.link_key, self.operator, self.data_keys)
 
     def _with_links(self, env: Env, work: Callable[[UnitOfWork], Awaitable[T]]) -> Callable[[UnitOfWork], Awaitable[T]]:
         """The work, then links for the e-mails it queued that ask someone to act, in its transaction."""

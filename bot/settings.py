@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.sealing import Keyring
 from storage.db import DEFAULT_URL
 
 
@@ -36,6 +37,13 @@ class Settings(BaseSettings):
     graph_authority_host: str | None = None  # Entra sign-in host for a sovereign cloud (https only)
 
     panelbot_link_key: SecretStr | None = None  # signs the links in e-mails (bot/flows/links.py); 32+ characters
+
+    panelbot_data_key: SecretStr | None = None  # seals Part A and contact details (bot/sealing.py); newest first
+
+    @property
+    def data_keys(self) -> Keyring | None:
+        """The data keys, or None; a malformed key raises `DataKeyError` (the CLI and serve say so and stop)."""
+        return Keyring.parse(reveal(self.panelbot_data_key))
 
     @property
     def link_key(self) -> bytes | None:

@@ -39,6 +39,7 @@ from bot.flows.common import FlowError
 from bot.flows.screening import panel
 from bot.flows.timelines import plan
 from bot.flows.timelines.chasing import ensure_digest
+from bot.sealing import Keyring
 from bot.service import Service
 from bot.views import case_view, iso
 from bot.worker import reminders
@@ -229,7 +230,7 @@ async def simulate(
 ) -> dict[str, Any]:
     start = _first_time(cfg, steps)
     clock = ManualClock(start)
-    service = Service.create(cfg, clock, "sqlite+aiosqlite://")
+    service = Service.create(cfg, clock, "sqlite+aiosqlite://", data_keys=Keyring.throwaway())
     await upgrade(service.engine)
     await service.transact(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
     sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step, on_link=on_link)

@@ -15,12 +15,14 @@ import sqlalchemy as sa
 
 from bot.clock import ManualClock
 from bot.config import AppConfig, load_config
+from bot.sealing import Keyring
 from bot.service import Service
 from storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
 PG_URL = os.environ.get("PANELBOT_TEST_DATABASE_URL")
+TEST_KEYS = Keyring.throwaway()  # the tests' data key, made afresh each run
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -65,7 +67,7 @@ def pg_schema_url() -> Iterator[str]:
 
 @pytest.fixture
 async def service(cfg: AppConfig, clock: ManualClock, db_url: str) -> AsyncIterator[Service]:
-    svc = Service.create(cfg, clock, db_url)
+    svc = Service.create(cfg, clock, db_url, data_keys=TEST_KEYS)
     await upgrade(svc.engine)
     yield svc
     await svc.close()

@@ -14,7 +14,17 @@ from pydantic import ValidationError
 from bot import deadlines as deadline_calc
 from bot import render
 from bot.cli import record, teams, timeline
-from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
+from bot.cli.common import (
+    ConfigOpt,
+    JsonOpt,
+    config_or_exit,
+    data_keys,
+    fail,
+    out,
+    print_json,
+    run_with_service,
+    settings,
+)
 from bot.config import Role
 from bot.flows import links
 from bot.flows.commands import RegisterReferral, field_errors
@@ -111,6 +121,7 @@ def serve(
 
     cfg = config_or_exit(config)
     env = settings()
+    data_keys()  # a malformed PANELBOT_DATA_KEY stops here, with one line
     if socket_mode and not (env.slack_bot_token and env.slack_app_token):
         fail("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp-… app-level token)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

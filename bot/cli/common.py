@@ -21,6 +21,7 @@ from rich.console import Console
 from bot.clock import Clock, SystemClock
 from bot.config import AppConfig, ConfigError, load_config
 from bot.flows.common import FlowError, NotFound
+from bot.sealing import DataKeyError, Keyring
 from bot.service import Service
 from bot.settings import Settings
 from storage.migrate import SchemaBehind, require_current_schema
@@ -43,6 +44,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def settings() -> Settings:
     """The environment, read once per command (`app`'s callback forgets it before each one)."""
     return Settings()
+
+
+def data_keys() -> Keyring | None:
+    """PANELBOT_DATA_KEY's keys; a malformed one stops the command with one clear line."""
+    try:
+        return settings().data_keys
+    except DataKeyError as exc:
+        fail(str(exc))
 
 
 def config_or_exit(path: Path | None) -> AppConfig:
@@ -74,7 +83,12 @@ def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]
     async def run() -> T:
         env_settings = settings()
         service = Service.create(
-            cfg, clock or SystemClock(), env_settings.panelbot_database_url, env_settings.link_key, operator=os_user()
+            cfg,
+            clock or SystemClock(),
+            env_settings.panelbot_database_url,
+            env_settings.link_key,
+            operator=os_user(),
+            data_keys=data_keys(),
         )
         try:
             await require_current_schema(service.engine)

@@ -13,8 +13,10 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOpt, err, fail, out, run_with_service
+from bot.cli.common import ConfigOpt, data_keys, err, fail, out, run_with_service
 from bot.record import audit as audit_record
+from bot.record import keys
+from bot.sealing import DataKeyError, Keyring
 
 audit_app = typer.Typer(
     help="The audit trail: a hash chain the database will not let anyone edit.", no_args_is_help=True
@@ -82,5 +84,44 @@ def audit_export(
     out.print(f"{len(rows)} events written to {output}", highlight=False)
 
 
+keys_app = typer.Typer(help="PANELBOT_DATA_KEY: the keys sealing Part A and contact details.", no_args_is_help=True)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new data key (put it first in PANELBOT_DATA_KEY, then run `keys rotate`)."""
+    sys.stdout.write(Keyring.generate() + "\n")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    by: Annotated[str, typer.Option("--by", help="Roster id of the person doing it (audited).")] = "operator",
+    config: ConfigOpt = None,
+) -> None:
+    """Re-seal every Part A and contact record with the newest key (the first in PANELBOT_DATA_KEY)."""
+    if data_keys() is None:
+        fail("PANELBOT_DATA_KEY is not set: give the new key first, then the old ones, comma-separated.")
+    try:
+        counts = run_with_service(config, lambda svc: svc.transact(lambda uow: keys.rotate(uow, svc.env, by)))
+    except DataKeyError as exc:
+        fail(f"{exc}; nothing was changed.", 1)
+    out.print(
+        f"re-sealed {counts.get('resealed', 0)}, sealed for the first time {counts.get('sealed', 0)}, "
+        "all under the newest key",
+        highlight=False,
+    )
+
+
+@keys_app.command("check")
+def keys_check(config: ConfigOpt = None) -> None:
+    """What the keys at hand open. Exit 1 if anything sealed cannot be opened with them."""
+    counts = run_with_service(config, lambda svc: svc.read(lambda uow: keys.check(uow, svc.env)))
+    out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(counts.items())) or "nothing stored")
+    if counts.get("wrong_key"):
+        err.print("error: PANELBOT_DATA_KEY does not open every sealed record; add the key they were sealed with.")
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
+    app.add_typer(keys_app, name="keys")

@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -74,6 +75,17 @@ class ChildDetails(BaseModel):
     disability: Text | None = None
     home_address: Text | None = None
     carers: Text | None = None
+    nhs_number: Short | None = None
+
+    @field_validator("nhs_number")
+    @classmethod
+    def _nhs_number(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if not disclosure.nhs_number_valid(digits) or any(ch not in "0123456789 -" for ch in value):
+            raise PydanticCustomError("nhs_number", "this is not an NHS number (ten digits with a valid check digit)")
+        return digits
 
 
 class RegisterReferral(Command):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from bot.clock import Clock
 from bot.config import AppConfig, Channel, Person, Role
 from bot.messages import Message
+from bot.sealing import Keyring
 from bot.states import OutboxState, ReminderState
 from bot.workdays import WorkCalendar
 from storage.models import AuditEvent, Case, OutboxMessage, Reminder
@@ -30,6 +31,7 @@ class Env:
     clock: Clock
     link_key: bytes = PROCESS_LINK_KEY
     operator: str | None = None  # the operating-system user behind a CLI command, audited beside its `--by`
+    data_keys: Keyring | None = None  # PANELBOT_DATA_KEY: seals Part A and contact details (bot/sealing.py)
 
     @cached_property
     def cal(self) -> WorkCalendar:

@@ -29,7 +29,7 @@ from bot.flows.common import (
     schedule,
 )
 from bot.flows.meetings import invite, invited
-from bot.flows.personal import refuse_part_a
+from bot.flows.personal import refuse_part_a, seal_child, seal_contact
 from bot.flows.screening import notices, referrer
 from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
 from bot.flows.timelines import plan
@@ -38,7 +38,6 @@ from bot.states import CaseStatus, ObligationState, RoundState, VoteStatus
 from storage.models import (
     AuditEvent,
     Case,
-    Child,
     Decision,
     OutboxMessage,
     RefCounter,
@@ -73,8 +72,7 @@ async def register_referral(cmd: RegisterReferral, uow: UnitOfWork, env: Env) ->
         referrer_name=cmd.referrer.name,
         referrer_role=cmd.referrer.role,
         referrer_agency=cmd.referrer.agency,
-        referrer_phone=cmd.referrer.phone,
-        referrer_email=cmd.referrer.email,
+        referrer_sealed=seal_contact(env, cmd.referrer.phone, cmd.referrer.email),
         event_description=cmd.event_description,
         abuse_detail=cmd.abuse_detail,
         agency_work=cmd.agency_work,
@@ -88,7 +86,7 @@ async def register_referral(cmd: RegisterReferral, uow: UnitOfWork, env: Env) ->
     )
     uow.session.add(case)
     await uow.session.flush()
-    uow.session.add(Child(case_id=case.id, **cmd.child.model_dump()))
+    uow.session.add(seal_child(env, case, cmd.child.model_dump()))
     audit(uow, env, person.id, "referral_registered", case, received=received.isoformat(), aware=aware.isoformat())
     await _open_round(uow, env, case, number=1)
     await _notification_clock(uow, env, case)

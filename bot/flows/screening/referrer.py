@@ -9,13 +9,25 @@ from sqlalchemy import select
 from bot.config import Role
 from bot.flows.commands import Command, Ref, Text
 from bot.flows.common import Conflict, Env, audit, load_case, person_or_refuse, post, post_email, require_role, schedule
+from bot.flows.personal import referrer_contact
 from bot.flows.screening import notices
 from bot.messages import Action, ActionId, Fact, Message, action_value
+from bot.sealing import Seal
 from bot.states import CaseStatus
 from storage.models import AuditEvent, Case, Decision, Obligation, OutboxMessage, Reminder, ScreeningRound
 from storage.uow import UnitOfWork
 
 OUTCOME_REMINDER = "referrer_outcome"
+
+
+def address(uow: UnitOfWork, env: Env, case: Case, purpose: str) -> str | None:
+    """The referrer's e-mail, opened from its seal; None if none was given. Sealed and unreadable here (no
+    data key, or the wrong one) is audited as `referrer_not_told`, and the message is not sent."""
+    state, contact = referrer_contact(env, case)
+    if state is not Seal.OPEN:
+        audit(uow, env, "panelbot", "referrer_not_told", case, purpose=purpose, reason=f"contact details {state}")
+        return None
+    return contact.get("email")
 
 
 # --- the panel's questions -----------------------------------------------------------------
@@ -43,16 +55,18 @@ def questions_message(env: Env, case: Case, questions: list[str]) -> Message:
 async def ask(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, questions: list[str]) -> bool:
     """After a "queries to the referrer" decision: the questions go to the referrer at once, unless the
     Business Manager reviews them first (`process.referrer_questions_review`). True if sent."""
-    if not case.referrer_email or env.cfg.process.referrer_questions_review or not questions:
+    if env.cfg.process.referrer_questions_review or not questions:
         return False
-    send(uow, env, case, rnd, questions, nth=1)
+    to = address(uow, env, case, "referrer_questions")
+    if not to:
+        return False
+    send(uow, env, case, rnd, questions, nth=1, to=to)
     return True
 
 
-def send(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, questions: list[str], nth: int) -> None:
-    assert case.referrer_email
+def send(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, questions: list[str], nth: int, to: str) -> None:
     message = questions_message(env, case, questions)
-    post_email(uow, env, case.referrer_email, message, f"referrer_questions:{rnd.id}:{nth}", case)
+    post_email(uow, env, to, message, f"referrer_questions:{rnd.id}:{nth}", case)
     audit(uow, env, "panelbot", "referrer_questions_sent", case, round=rnd.number, questions=questions)
 
 
@@ -70,13 +84,19 @@ async def send_questions(cmd: SendReferrerQuestions, uow: UnitOfWork, env: Env) 
     questions = [q for q in cmd.questions if q]
     if case.status != CaseStatus.AWAITING_REFERRER:
         raise Conflict(f"{case.ref} is not waiting for the referrer.")
-    if not case.referrer_email:
+    state, contact = referrer_contact(env, case)
+    if state is not Seal.OPEN:
+        raise Conflict(
+            f"{case.ref}: the referrer's e-mail is sealed and cannot be opened here ({state}): set PANELBOT_DATA_KEY."
+        )
+    to = contact.get("email")
+    if not to:
         raise Conflict(f"{case.ref} has no e-mail address for the referrer; put the questions to them another way.")
     if not questions:
         raise Conflict("There are no questions to send.")
     rnd = await _latest_round(uow, case)
     nth = 1 + await _count_sent(uow, rnd)
-    send(uow, env, case, rnd, questions, nth)
+    send(uow, env, case, rnd, questions, nth, to)
     return nth
 
 
@@ -157,8 +177,8 @@ class OpenAnsweredRound(Command):
 async def outcome_after_scrutiny(uow: UnitOfWork, env: Env, case: Case, decision: Decision) -> None:
     """At the decision: the referrer's outcome e-mail waits for the scrutineer's response, or the end
     of their window (the scrutiny obligation's due time), whichever comes first."""
-    if not case.referrer_email or decision.pathway == "query_referrer":
-        return  # no address; or the questions e-mail is what the referrer gets
+    if not (case.referrer_sealed or case.referrer_email) or decision.pathway == "query_referrer":
+        return  # no contact details; or the questions e-mail is what the referrer gets
     ob = await uow.session.scalar(
         select(Obligation).where(Obligation.case_id == case.id, Obligation.key == f"scrutiny:{decision.id}")
     )
@@ -168,13 +188,16 @@ async def outcome_after_scrutiny(uow: UnitOfWork, env: Env, case: Case, decision
 
 async def send_outcome(uow: UnitOfWork, env: Env, case: Case, decision: Decision) -> None:
     """Send the outcome e-mail once (the outbox key is the decision's)."""
-    if not case.referrer_email or decision.pathway == "query_referrer":
+    if decision.pathway == "query_referrer":
         return
     key = f"referrer_outcome:{decision.id}"
     if await uow.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
         return
+    to = address(uow, env, case, "referrer_outcome")
+    if not to:
+        return
     message = notices.referrer_outcome(env, case, decision, env.cfg.partnership.name)
-    post_email(uow, env, case.referrer_email, message, key, case)
+    post_email(uow, env, to, message, key, case)
 
 
 async def outcome_due(reminder: Reminder, uow: UnitOfWork, env: Env) -> None:
