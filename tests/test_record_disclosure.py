@@ -65,6 +65,11 @@ def test_part_a_by_content(text: str, found: list[str]):
     assert disclosure.part_a_findings(text, CHILD) == found
 
 
+def test_placeholder_words_in_part_a_do_not_make_ordinary_words_names():
+    child = {"forenames": "(kept in the case store only)", "last_name": "(never shown in chat)"}
+    assert disclosure.part_a_findings("A pre-school child; the family is known to early help.", child) == []
+
+
 def test_the_message_names_field_and_kind_never_the_detail():
     message = disclosure.findings_message("panel_summary", ["the child's name", "a postcode"])
     assert "panel summary" in message and "the child's name and a postcode" in message

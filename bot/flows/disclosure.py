@@ -69,8 +69,10 @@ def findings_message(field: str, found: list[str]) -> str:
 
 def _has_name(text: str, part_a: Mapping[str, Any]) -> bool:
     names = " ".join(str(part_a.get(k) or "") for k in ("forenames", "last_name", "other_names"))
-    for token in {t for t in re.split(r"[\s,;/]+", names) if len(t) >= 2}:
-        flags = re.IGNORECASE if len(token) >= 4 else 0  # short names ("Amy", "May") only as written
+    for token in set(re.findall(r"[^\W\d_][\w'’-]*", names)):
+        if len(token) < 2 or (len(token) <= 3 and not token[0].isupper()):
+            continue  # "in", "the": not names; short names ("Amy", "May") count only as written
+        flags = re.IGNORECASE if len(token) >= 4 else 0
         if re.search(rf"(?<!\w){re.escape(token)}(?!\w)", text, flags):
             return True
     return False
