@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.flows.commands import RecordScrutiny
 from bot.flows.common import load_case
 from bot.flows.personal import part_a
+from bot.flows.screening import panel
 from bot.sealing import DataKeyError, Keyring
 from bot.service import Service
 from tests.conftest import ROOT
@@ -49,8 +51,10 @@ async def read_part_a(service: Service, ref: str):
 
 
 async def decide(service: Service, ref: str) -> None:
+    """The panel decides and the scrutineer concurs: the referrer's outcome e-mail is due."""
     for who in ("la-dsp", "police-dsp", "health-dsp"):
         await vote(service, who, ref, "no_further_action")
+    await service.run(panel.record_scrutiny, RecordScrutiny(by="scrutineer", ref=ref, verdict="concur"))
 
 
 async def test_the_store_holds_only_ciphertext_and_the_flows_still_read_it(service: Service):
@@ -76,7 +80,7 @@ async def test_without_a_key_everything_works_and_part_a_says_locked(service: Se
     assert await outbox(locked, "decision")
     assert not await outbox(locked, "referrer_outcome")
     [skipped] = await audits(locked, "referrer_not_told")
-    assert skipped.details["reason"] == "contact details locked"
+    assert skipped.details == {"purpose": "referrer_outcome", "reason": "contact details locked"}
 
 
 async def test_without_a_key_new_details_are_kept_in_the_clear_and_sealed_by_the_first_rotation(service: Service):
