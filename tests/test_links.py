@@ -111,7 +111,7 @@ async def test_a_reminder_repeats_the_same_link(service: Service):
     first = await service.transact(again)
     second = await service.transact(again)
     assert first.reused and second.reused and first.url == second.url
-    assert len(await all_links(service)) == 1
+    assert [lk.person_id for lk in await all_links(service) if lk.purpose == "vote"] == ["la-deputy"]
 
 
 async def test_a_new_key_cannot_repeat_an_old_link_so_a_new_one_is_sent(service: Service):
@@ -310,3 +310,18 @@ async def test_fresh_links_cover_each_open_purpose(service: Service):
     assert (await resolve(service, *token_of(notify.url))).state is LinkState.USED
     with pytest.raises(Refused):
         await service.run(links.fresh_links, links.FreshLinks(by="la-deputy", ref=case.ref))
+
+
+async def test_a_chase_carries_the_link_of_the_request_it_chases(service: Service, clock):
+    from bot.worker import reminders
+
+    await refer(service)
+    clock.set(clock.now() + dt.timedelta(days=3))  # Thursday: the escalation reaches the deputies too
+    await reminders.fire_due(service, "test")
+    rows = [r for r in await outbox(service) if r.person_id == "la-deputy"]
+    by_kind = {r.kind: {a.link for a in Message.model_validate(r.payload).actions} for r in rows}
+    assert "vote_request" in by_kind and len(by_kind) > 1, by_kind
+    request_link = by_kind.pop("vote_request")
+    assert len(request_link) == 1 and None not in request_link
+    assert by_kind.get("escalation") == request_link, by_kind
+    assert [lk.person_id for lk in await all_links(service) if lk.purpose == "vote"] == ["la-deputy"]
