@@ -227,7 +227,9 @@ async def simulate(
     on_send: Callable[[Outgoing], None] | None = None,
     on_step: StepHook | None = None,
     on_link: Callable[[str, links.LinkPage], None] | None = None,
+    at_end: Callable[[Service], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
+    """Play `steps`; `at_end` gets the store before it is thrown away (the demo writes the case PDF)."""
     start = _first_time(cfg, steps)
     clock = ManualClock(start)
     service = Service.create(cfg, clock, "sqlite+aiosqlite://", data_keys=Keyring.throwaway())
@@ -237,7 +239,10 @@ async def simulate(
     try:
         for index, step in enumerate(steps):
             await sim.step(index, step)
-        return await sim.report()
+        report = await sim.report()
+        if at_end is not None:
+            await at_end(service)
+        return report
     finally:
         await service.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -280,9 +281,16 @@ def simulate_cmd(
 
 
 @app.command()
-def demo(config: ConfigOpt = None) -> None:
+def demo(
+    config: ConfigOpt = None,
+    pdf_dir: Annotated[
+        Path | None, typer.Option("--pdf-dir", help="Where to write the case PDF (default: a temporary folder).")
+    ] = None,
+) -> None:
     """A bundled screening played through `simulate`: what each person would have seen, and the record."""
     cfg, steps = load_scenario(DEMO_SCENARIO, config_or_exit(config))
+    folder = pdf_dir or Path(tempfile.mkdtemp(prefix="panelbot-demo-"))
+    the_record: list[str] = []
     out.rule("panelbot demo: a screening panel decides without a meeting")
     result = asyncio.run(
         simulate(
@@ -291,9 +299,13 @@ def demo(config: ConfigOpt = None) -> None:
             on_send=lambda item: render.delivered(out, cfg, item),
             on_step=lambda at, kind, data: render.step(out, cfg, at, kind, data),
             on_link=lambda url, page: render.link_opened(out, url, page),
+            at_end=lambda service: record.demo_record(service, folder, the_record),
         )
     )
     render.simulation(out, cfg, result)
+    out.rule("The record")
+    for line in the_record:
+        out.print(line, highlight=False)
 
 
 timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint

@@ -17,6 +17,7 @@ from bot.cli.common import ConfigOpt, data_keys, err, fail, out, run_with_servic
 from bot.record import audit as audit_record
 from bot.record import keys
 from bot.sealing import DataKeyError, Keyring
+from bot.service import Service
 
 audit_app = typer.Typer(
     help="The audit trail: a hash chain the database will not let anyone edit.", no_args_is_help=True
@@ -122,6 +123,49 @@ def keys_check(config: ConfigOpt = None) -> None:
         raise typer.Exit(1)
 
 
+report_app = typer.Typer(help="The record as documents: a case's PDF, the year's figures.", no_args_is_help=True)
+
+
+async def write_case_pdf(service: Service, ref: str, target: Path | None) -> Path:
+    """The case PDF for `ref`, written to `target` (default ./REF.pdf); returns where it went."""
+    from bot.record import case_report
+
+    env = service.env
+    record = await service.read(lambda uow: case_report.case_record(uow, env, ref))
+    path = target or Path(f"{record['view']['ref']}.pdf")
+    path.write_bytes(case_report.render_pdf(record, env))
+    return path
+
+
+async def demo_record(service: Service, folder: Path, lines: list[str]) -> None:
+    """The demo's last act: each case's PDF, and the audit chain verified."""
+    from bot.views import cases_view
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for row in await service.read(lambda uow: cases_view(uow, service.env, False)):
+        path = await write_case_pdf(service, row["ref"], folder / f"{row['ref']}.pdf")
+        lines.append(f"Case record written: {path}  (panelbot report case {row['ref']})")
+    verdict = await service.read(audit_record.verify)
+    state = "intact" if verdict.ok else f"BROKEN: {verdict.problem}"
+    lines.append(f"Audit chain {state}: {verdict.checked} events checked, head {verdict.head}  (panelbot audit verify)")
+
+
+@report_app.command("case")
+def report_case(
+    ref: Annotated[str, typer.Argument(help="The case reference.")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The PDF to write (default ./REF.pdf).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The case record as a PDF: referral (no child's details), votes and rationale, decision, scrutiny,
+    timeline with due/done/late, delays, messages and delivery, and the audit chain's head hash."""
+    try:
+        path = run_with_service(config, lambda svc: write_case_pdf(svc, ref, output))
+    except OSError as exc:
+        fail(f"{output}: {exc}", 1)
+    out.print(f"wrote {path}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
