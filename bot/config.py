@@ -238,6 +238,17 @@ class Links(Strict):
         return value.rstrip("/")
 
 
+class Reports(Strict):
+    """The annual report (`panelbot report annual`): the day the partnership's reporting year starts."""
+
+    year_starts: str = Field(default="04-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")  # MM-DD
+
+    def year(self, year: int) -> tuple[dt.date, dt.date]:
+        """The reporting year named by the year it starts in: [start, next start)."""
+        month, day = (int(x) for x in self.year_starts.split("-"))
+        return dt.date(year, month, day), dt.date(year + 1, month, day)
+
+
 class Agency(Strict):
     name: str
 
@@ -297,6 +308,7 @@ class AppConfig(Strict):
     chase: Chase = Chase()
     teams: Teams = Teams()
     links: Links = Links()
+    reports: Reports = Reports()
     roster: list[Person]
 
     @property

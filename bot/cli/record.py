@@ -165,6 +165,38 @@ def report_case(
     out.print(f"wrote {path}", highlight=False)
 
 
+class AnnualFormat(StrEnum):
+    XLSX = "xlsx"
+    CSV = "csv"
+
+
+@report_app.command("annual")
+def report_annual(
+    year: Annotated[
+        int, typer.Option("--year", help="The reporting year, by the year it starts in.", min=2000, max=2100)
+    ],
+    fmt: Annotated[AnnualFormat, typer.Option("--format", help="xlsx (with charts) or csv.")] = AnnualFormat.XLSX,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write (default ./annual-YEAR.xlsx).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The year's figures: referrals by agency and month, pathways, notifiable, each statutory clock's on-time
+    rate with the late cases, delays, deadlocks, consultations, disagreements, actions, median vote times."""
+    from bot.record import annual
+
+    data = run_with_service(config, lambda svc: svc.read(lambda uow: annual.figures(uow, svc.env, year)))
+    path = output or Path(f"annual-{year}.{fmt.value}")
+    try:
+        if fmt is AnnualFormat.CSV:
+            path.write_text(annual.to_csv(data), encoding="utf-8")
+        else:
+            path.write_bytes(annual.to_xlsx(data))
+    except OSError as exc:
+        fail(f"{path}: {exc}", 1)
+    out.print(f"wrote {path}: {data['referrals']} referrals, {data['year']}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
     app.add_typer(audit_app, name="audit")
