@@ -151,6 +151,8 @@ class Process(Strict):
     complaint_response: Duration = Duration(working_days=20)
     rapid_review_meeting: RapidReviewMeeting = RapidReviewMeeting()
     delay_notice_due: Duration = Duration(working_days=1)  # telling the National Panel of a delay
+    reconsideration_report_due: Duration = Duration(working_days=5)  # reporting a reconsideration back
+    scrutiny_meeting_due: Duration = Duration(working_days=5)  # the meeting's outcome after a disagreement
 
     @field_validator("rapid_review_plan")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.flows.commands import RATIONALE_MAX, RATIONALE_MIN
+from bot.flows.commands import RATIONALE_MAX, RATIONALE_MIN, RECOMMENDATION_LABELS
 from bot.flows.screening.tally import PATHWAY_LABELS
 
 
@@ -114,6 +114,51 @@ DELAY = Form(
     ),
 )
 
+RECOMMENDATION_OPTIONS = tuple(RECOMMENDATION_LABELS.items())
+LEARNING_MAX = 10000
+
+OUTCOME = Form(
+    "rapid_review_outcome",
+    "Rapid Review outcome",
+    "Record outcome",
+    (
+        Field(
+            "immediate_actions",
+            "Immediate actions needed, and those already taken",
+            "multiline",
+            min_length=5,
+            max_length=LEARNING_MAX,
+        ),
+        Field("single_agency_learning", "Single-agency learning", "multiline", min_length=5, max_length=LEARNING_MAX),
+        Field("multi_agency_learning", "Multi-agency learning", "multiline", min_length=5, max_length=LEARNING_MAX),
+        Field("cspr_criteria_met", "Are the criteria for a local CSPR met?", "yes_no"),
+        Field("recommendation", "Recommendation", "choice", options=RECOMMENDATION_OPTIONS),
+        Field(
+            "no_review_reason",
+            "If no review: the summary of why",
+            "multiline",
+            required=False,
+            max_length=RATIONALE_MAX,
+            hint="Required when the recommendation is no further review (003).",
+        ),
+        Field("wider_system_issues", "May the case indicate wider system problems?", "yes_no"),
+        Field(
+            "summary",
+            "Decision summary for the partners and the scrutineer (no names)",
+            "multiline",
+            min_length=RATIONALE_MIN,
+            max_length=RATIONALE_MAX,
+        ),
+    ),
+)
+
+SIGNOFF_AMEND = Form(
+    "signoff_amend",
+    "Ask for amendments",
+    "Send",
+    (Field("comment", "Which amendments do you ask for?", "multiline", min_length=10, max_length=RATIONALE_MAX),),
+)
+
 REFERRAL = Form(
     "referral",
     "New referral",
@@ -142,4 +187,7 @@ REFERRAL = Form(
     ),
 )
 
-FORMS = {f.name: f for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, DELAY, REFERRAL)}
+FORMS = {
+    f.name: f
+    for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, DELAY, REFERRAL, OUTCOME, SIGNOFF_AMEND)
+}

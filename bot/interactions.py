@@ -20,16 +20,19 @@ from bot.flows.commands import (
     RecordConsultation,
     RecordDelay,
     RecordNotificationSent,
+    RecordOutcome,
     RecordReferrerAnswer,
     RecordScrutiny,
+    RecordSubmission,
     RegisterReferral,
+    SignOff,
     field_errors,
 )
 from bot.flows.common import Env, FlowError, Refused
 from bot.flows.screening import panel
 from bot.flows.screening.referrer import OpenAnsweredRound
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
-from bot.flows.timelines import plan
+from bot.flows.timelines import plan, review
 from bot.messages import ActionId, split_action_value
 from bot.service import Service
 from bot.states import VoteStatus
@@ -55,6 +58,8 @@ FORM_FOR_ACTION: dict[ActionId, forms.Form] = {
     ActionId.REFERRER_ANSWER: forms.REFERRER_ANSWER,
     ActionId.MILESTONE_DONE: forms.MILESTONE_DONE,
     ActionId.RECORD_DELAY: forms.DELAY,
+    ActionId.RECORD_OUTCOME: forms.OUTCOME,
+    ActionId.SIGNOFF_AMEND: forms.SIGNOFF_AMEND,
 }
 
 
@@ -98,6 +103,17 @@ def _consultation(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
 def _referral(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
     referrer = {k.removeprefix("referrer_"): v.pop(k) for k in list(v) if k.startswith("referrer_")}
     return RegisterReferral(by=by, referrer=referrer, **v)
+
+
+def _outcome(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
+    flags = {k: yes_no(v.get(k)) for k in ("cspr_criteria_met", "wider_system_issues")}
+    return RecordOutcome(by=by, ref=ref, **{**v, **flags})
+
+
+def _describe_signoff(env: Env, row: Any) -> str:
+    if row.verdict == "agree":
+        return "Your agency's agreement to the report is recorded."
+    return "Your request for amendments is recorded; the Rapid Review chair and the Business Manager are told."
 
 
 def _milestone_done(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
@@ -161,6 +177,14 @@ SUBMISSIONS: dict[str, Interaction] = {
         plan.record_delay,
         lambda env, ob: "Delay recorded. Please tell the National Panel the reason and the new date.",
     ),
+    forms.OUTCOME.name: Interaction(
+        _outcome,
+        review.record_outcome,
+        lambda env, o: f"Outcome recorded (version {o.version}); the three partners are asked to sign it off.",
+    ),
+    forms.SIGNOFF_AMEND.name: Interaction(
+        lambda by, ref, v: SignOff(by=by, ref=ref, verdict="amend", **v), review.sign_off, _describe_signoff
+    ),
 }
 
 # A button that acts at once, with no form.
@@ -179,6 +203,14 @@ PRESSES: dict[ActionId, Interaction] = {
         lambda by, ref, v: OpenAnsweredRound(by=by, ref=ref),
         panel.open_answered_round,
         lambda env, rnd: f"Voting round {rnd.number} is open, with the referrer's answer.",
+    ),
+    ActionId.SIGNOFF_AGREE: Interaction(
+        lambda by, ref, v: SignOff(by=by, ref=ref, verdict="agree"), review.sign_off, _describe_signoff
+    ),
+    ActionId.SUBMISSION_RECORDED: Interaction(
+        lambda by, ref, v: RecordSubmission(by=by, ref=ref),
+        review.record_submission,
+        lambda env, case: f"{case.ref}: submission recorded; the DSPs and the scrutineer are told the outcome.",
     ),
 }
 

@@ -24,6 +24,10 @@ class ActionId(StrEnum):
     RECORD_DELAY = "rapid-review-delay"  # value "REF": opens the delay form
     REFERRER_REPLY = "referrer-reply"  # e-mail to the referrer only: their link to answer the panel's questions
     OPEN_ROUND = "referrer-answer-open-round"  # value "REF": the next round, with the answer the referrer gave
+    RECORD_OUTCOME = "rapid-review-outcome"  # value "REF": opens the outcome form (Rapid Review chair)
+    SIGNOFF_AGREE = "signoff-agree"  # value "REF": the agency agrees the Rapid Review report
+    SIGNOFF_AMEND = "signoff-amend"  # value "REF": opens the form asking for amendments
+    SUBMISSION_RECORDED = "submission-recorded"  # value "REF": the report went to the National Panel
 
 
 class Action(BaseModel):

@@ -23,21 +23,27 @@ from bot.config import AppConfig, ConfigError, Role, parse_config
 from bot.deadlines import parse_when
 from bot.flows import links
 from bot.flows.commands import (
+    AddAction,
     CastVote,
     MarkDone,
+    Reconsider,
     RecordComplaint,
     RecordConsultation,
     RecordCspr,
     RecordDelay,
     RecordNotificationSent,
+    RecordOutcome,
     RecordReferrerAnswer,
     RecordScrutiny,
+    RecordScrutinyMeeting,
+    RecordSubmission,
     RegisterReferral,
+    SignOff,
     field_errors,
 )
 from bot.flows.common import FlowError
 from bot.flows.screening import panel
-from bot.flows.timelines import plan
+from bot.flows.timelines import plan, review
 from bot.flows.timelines.chasing import ensure_digest
 from bot.sealing import Keyring
 from bot.service import Service
@@ -60,6 +66,12 @@ STEPS: dict[str, tuple[type[BaseModel], Callable[..., Awaitable[Any]], bool]] = 
     "delay": (RecordDelay, plan.record_delay, True),
     "cspr": (RecordCspr, plan.record_cspr, True),
     "complaint": (RecordComplaint, plan.record_complaint, True),
+    "outcome": (RecordOutcome, review.record_outcome, False),
+    "signoff": (SignOff, review.sign_off, False),
+    "submission": (RecordSubmission, review.record_submission, True),
+    "action": (AddAction, review.add_action, True),
+    "reconsider": (Reconsider, panel.reconsider, True),
+    "scrutiny_meeting": (RecordScrutinyMeeting, panel.record_scrutiny_meeting, True),
 }
 CHANNELS = ("slack", "teams", "email", "calendar")
 # Steps a person reached by e-mail can take through their link (`via: link`).
@@ -228,11 +240,12 @@ async def simulate(
     on_step: StepHook | None = None,
     on_link: Callable[[str, links.LinkPage], None] | None = None,
     at_end: Callable[[Service], Awaitable[None]] | None = None,
+    database_url: str = "sqlite+aiosqlite://",
 ) -> dict[str, Any]:
     """Play `steps`; `at_end` gets the store before it is thrown away (the demo writes the case PDF)."""
     start = _first_time(cfg, steps)
     clock = ManualClock(start)
-    service = Service.create(cfg, clock, "sqlite+aiosqlite://", data_keys=Keyring.throwaway())
+    service = Service.create(cfg, clock, database_url, data_keys=Keyring.throwaway())
     await upgrade(service.engine)
     await service.transact(lambda uow: ensure_digest(uow, service.env))  # the daily digest, as `serve` starts it
     sim = Simulation(cfg, service, clock, RecordingSender(on_send=on_send), on_step=on_step, on_link=on_link)

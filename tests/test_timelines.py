@@ -9,9 +9,10 @@ import datetime as dt
 import pytest
 
 from bot import interactions as actions
-from bot.flows.commands import MarkDone, RecordDelay
+from bot.flows.commands import MarkDone, RecordDelay, RecordOutcome, RecordSubmission, SignOff
 from bot.flows.common import Conflict, Refused
 from bot.flows.timelines.plan import mark_done, record_delay, timeline
+from bot.flows.timelines.review import record_outcome, record_submission, sign_off
 from tests.helpers import audits
 from tests.timeline_support import LONDON, Run, london, rapid_review
 
@@ -51,8 +52,22 @@ async def test_rapid_review_over_christmas_with_a_late_agency_return(service):
     await run.done(london(2027, 1, 12, 10, 0), "bm", ref, "collate")
     await run.done(london(2027, 1, 13, 10, 0), "bm", ref, "circulate")
     await run.done(london(2027, 1, 15, 12, 0), "rr-chair", ref, "panel_meeting")
-    await run.done(london(2027, 1, 18, 16, 0), "rr-chair", ref, "write_up")
-    await run.done(london(2027, 1, 19, 15, 0), "bm", ref, "submit")
+    outcome = RecordOutcome(
+        by="rr-chair",
+        ref=ref,
+        immediate_actions="Safety plan for the sibling.",
+        single_agency_learning="Health: the skeletal survey pathway.",
+        multi_agency_learning="GP and early help shared too slowly.",
+        cspr_criteria_met=False,
+        recommendation="no_review",
+        no_review_reason="The learning is clear and already acted on.",
+        wider_system_issues=False,
+        summary="Clear learning; no further review is needed.",
+    )
+    await run.at(london(2027, 1, 18, 16, 0), record_outcome, outcome)  # it is the chair's write-up
+    for by in ("la-dsp", "police-dsp", "health-dsp"):
+        await run.at(london(2027, 1, 18, 16, 30), sign_off, SignOff(by=by, ref=ref, verdict="agree"))
+    await run.at(london(2027, 1, 19, 15, 0), record_submission, RecordSubmission(by="bm", ref=ref))
     await run.until(london(2027, 1, 29, 17, 0))
 
     assert await run.chases() == [

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from bot import deadlines as deadline_calc
 from bot import render
-from bot.cli import record, teams, timeline
+from bot.cli import record, review, teams, timeline
 from bot.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -267,11 +267,18 @@ def simulate_cmd(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML: a list of steps.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Keep the case store in this new SQLite file (for `timeline`, `case show`)."),
+    ] = None,
 ) -> None:
     """Play a scenario through the real flows on an in-memory store with a virtual clock."""
+    if keep is not None and keep.exists():
+        fail(f"{keep} already exists; --keep writes a new case store.")
+    url = f"sqlite+aiosqlite:///{keep}" if keep is not None else "sqlite+aiosqlite://"
     try:
         cfg, steps = load_scenario(scenario, config_or_exit(config))
-        result = asyncio.run(simulate(cfg, steps))
+        result = asyncio.run(simulate(cfg, steps, database_url=url))
     except ScenarioError as exc:
         fail(str(exc))
     if as_json:
@@ -309,6 +316,7 @@ def demo(
 
 
 timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
+review.register(app)  # outcome, signoff, submission, action add, reconsider, scrutiny-meeting
 teams.register(app)  # teams package, roster sync
 record.register(app)  # audit verify / export, reports, keys, retention
 

@@ -67,10 +67,26 @@ def timeline_cmd(ref: str, config: ConfigOpt = None, as_json: JsonOpt = False) -
         head += f" — {RAG_STYLE[view['rag']]}"
     out.print(head)
     if view["rapid_review_due"]:
-        out.print(f"Rapid Review due (statutory): {view['rapid_review_due'][:10]}")
-    for line in filter(None, [view["note"]]):
+        label = "Rapid Review due (statutory)" if view["notified_at"] else "Rapid Review target (not notified)"
+        out.print(f"{label}: {view['rapid_review_due'][:10]}")
+    for line in filter(None, [view["note"], *_outcome_lines(view)]):
         out.print(line, highlight=False)
     out.print(_table(view["obligations"]))
+
+
+def _outcome_lines(view: dict[str, Any]) -> list[str]:
+    outcome = view.get("outcome")
+    if not outcome:
+        return []
+    lines = [f"Outcome (version {outcome['version']}, by {outcome['recorded_by']}): {outcome['recommendation']}"]
+    for s in outcome["signoffs"]:
+        comment = f" — {s['comment']}" if s["comment"] else ""
+        lines.append(f"  sign-off {s['agency']}: {s['verdict']} by {s['by']}{comment}")
+    if outcome["agreed_at"]:
+        lines.append(f"  agreed by all three: {outcome['agreed_at'][:16]}")
+    if view.get("submitted_at"):
+        lines.append(f"Submitted: {view['submitted_at'][:16]}")
+    return lines
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
@@ -79,6 +95,7 @@ def _table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for row in rows:
         state = row["state"] if row["state"] == "open" else f"{row['state']} ({row['done_by'] or 'panelbot'})"
+        state += " LATE" if row.get("late") else ""
         table.add_row(
             str(row["plan_day"] or ""),
             f"{row['what']}\n[dim]{row['key']}[/dim]",

@@ -225,3 +225,91 @@ class RecordComplaint(Command):
     ref: Ref
     received_on: dt.date | None = None  # default today
     summary: Annotated[Short, Shareable] = Field(default="", description="a few words, nothing that identifies anyone")
+
+
+# --- after screening: the Rapid Review's outcome, sign-off, submission, actions, reconsideration --
+
+Recommendation = Literal["local_cspr", "national_review", "no_review"]
+RECOMMENDATION_LABELS: dict[str, str] = {
+    "local_cspr": "Local child safeguarding practice review",
+    "national_review": "National review (for the National Panel to decide)",
+    "no_review": "No further review",
+}
+Evidence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=RATIONALE_MAX)]
+Learning = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000)]
+
+
+class RecordOutcome(Command):
+    """The Rapid Review's outcome after the Day 13 meeting (003, 004): the Rapid Review chair or the
+    Business Manager records it; it is the write-up the three partners sign off."""
+
+    ref: Ref
+    immediate_actions: Learning  # immediate actions needed, and those already taken
+    single_agency_learning: Learning
+    multi_agency_learning: Learning
+    cspr_criteria_met: bool  # whether the criteria for a local CSPR are met
+    recommendation: Recommendation
+    no_review_reason: Text | None = None  # 003: the summary of why, when no review is recommended
+    wider_system_issues: bool  # whether the case may indicate wider system problems
+    summary: Rationale  # the decision summary the DSPs and the scrutineer are told
+
+    @model_validator(mode="after")
+    def _why_no_review(self) -> RecordOutcome:
+        if self.recommendation == "no_review" and not (self.no_review_reason and len(self.no_review_reason) >= 20):
+            raise PydanticCustomError(
+                "no_review_reason",
+                "say why no review is recommended (at least 20 characters)",
+                {"fields": ["no_review_reason"]},
+            )
+        return self
+
+
+class SignOff(Command):
+    """One agency's answer on the Rapid Review report: agree, or ask for amendments (with a comment)."""
+
+    ref: Ref
+    verdict: Literal["agree", "amend"]
+    comment: Text | None = None
+
+    @model_validator(mode="after")
+    def _amend_says_what(self) -> SignOff:
+        if self.verdict == "amend" and not (self.comment and len(self.comment) >= 10):
+            raise PydanticCustomError(
+                "comment_needed", "say which amendments you ask for (at least 10 characters)", {"fields": ["comment"]}
+            )
+        return self
+
+
+class RecordSubmission(Command):
+    """The Business Manager sent the agreed Rapid Review report to the National Panel."""
+
+    ref: Ref
+    submitted_at: dt.datetime | None = None  # default now
+    note: Text | None = None
+
+
+class AddAction(Command):
+    """An action arising from a Rapid Review, an audit & assurance decision or a CSPR (003: "monitor
+    actions arising ... to ensure completion")."""
+
+    ref: Ref
+    what: Evidence
+    agency: Short  # the owning agency's key (`la`, `police`, `health`)
+    owner: Short  # the named person: a roster id (chased directly) or a name (chased through the agency lead)
+    due: dt.date
+
+
+class Reconsider(Command):
+    """The National Panel asked the partnership to reconsider, or new information emerged (003)."""
+
+    ref: Ref
+    reason: Evidence
+    source: Literal["national_panel", "new_information"] = "national_panel"
+
+
+class RecordScrutinyMeeting(Command):
+    """The outcome of the panel's meeting with the scrutineer after a disagreement (003)."""
+
+    ref: Ref
+    outcome: Literal["decision_stands", "decision_changed"]
+    rationale: Rationale

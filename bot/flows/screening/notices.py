@@ -285,3 +285,43 @@ def notification_recorded(env: Env, case: Case, by_name: str) -> Message:
     return Message(
         kind="notification_recorded", ref=case.ref, title=f"{case.ref}: National Panel notified", facts=facts
     )
+
+
+def reconsideration_opened(env: Env, case: Case, rnd: ScreeningRound, reason: str, source: str) -> Message:
+    why = (
+        "The National Panel asked the partnership to reconsider"
+        if source == "national_panel"
+        else ("New information has emerged")
+    )
+    return Message(
+        kind="reconsideration_opened",
+        ref=case.ref,
+        title=f"{case.ref}: screening reopened for reconsideration (round {rnd.number})",
+        text=(
+            f"{why}. The panel votes again; you will see the new outcome for your view, and its outcome is "
+            "reported back to the National Panel."
+        ),
+        facts=[*case_facts(env, case, rnd), Fact(label="Reason", value=reason)],
+    )
+
+
+def scrutiny_view(env: Env, case: Case, scrutineer: str, comment: str | None) -> Message:
+    return Message(
+        kind="scrutiny_view",
+        ref=case.ref,
+        title=f"{case.ref}: the Independent Scrutineer concurs with the outcome",
+        text=comment or "The scrutineer agrees with the panel's decision.",
+        facts=[Fact(label="Case", value=case.ref), Fact(label="Scrutineer", value=scrutineer)],
+    )
+
+
+def scrutiny_meeting_outcome(env: Env, case: Case, outcome: str, rationale: str) -> Message:
+    stands = outcome == "decision_stands"
+    return Message(
+        kind="scrutiny_meeting_outcome",
+        ref=case.ref,
+        title=f"{case.ref}: after the meeting with the scrutineer, the decision " + ("stands" if stands else "changes"),
+        text=rationale
+        + ("" if stands else "\n\nThe Business Manager reopens screening to record the changed decision."),
+        facts=[Fact(label="Case", value=case.ref)],
+    )

@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from bot.config import Person, Role
 from bot.flows.commands import (
     CastVote,
+    Reconsider,
     RecordConsultation,
     RecordNotificationSent,
     RecordReferrerAnswer,
     RecordScrutiny,
+    RecordScrutinyMeeting,
     RegisterReferral,
 )
 from bot.flows.common import (
@@ -133,8 +135,8 @@ async def _next_reference(uow: UnitOfWork, env: Env, year: int) -> str:
     return f"{prefix}-{year}-{counter.last:03d}"
 
 
-async def _open_round(uow: UnitOfWork, env: Env, case: Case, number: int) -> ScreeningRound:
-    rnd = ScreeningRound(case_id=case.id, number=number, state=RoundState.OPEN, opened_at=env.now())
+async def _open_round(uow: UnitOfWork, env: Env, case: Case, number: int, reason: str | None = None) -> ScreeningRound:
+    rnd = ScreeningRound(case_id=case.id, number=number, state=RoundState.OPEN, opened_at=env.now(), reason=reason)
     uow.session.add(rnd)
     await uow.session.flush()
     deadline = case.screening_due
@@ -386,6 +388,8 @@ async def _decide(
         await close_obligation(uow, env, case, f"vote:{rnd.number}:{agency}", None, state=ObligationState.CANCELLED)
     await _withdraw_consultation(uow, env, case, rnd, decision)
     await _announce(uow, env, case, rnd, decision)
+    if rnd.reason is not None:  # a reconsideration: its outcome goes back to the National Panel
+        await _report_back(uow, env, case, rnd)
     if pathway is Pathway.QUERY_REFERRER:
         await _ask_referrer(uow, env, case, rnd)
     if notifiable:
@@ -420,7 +424,7 @@ async def _announce(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
                 )
     for role in (Role.BUSINESS_MANAGER, Role.EXECUTIVE_CHAIR, Role.INDEPENDENT_SCRUTINEER):
         for person in env.cfg.holders(role):
-            scrutiny = role is Role.INDEPENDENT_SCRUTINEER
+            scrutiny = role is Role.INDEPENDENT_SCRUTINEER and _for_scrutiny(decision)
             post(
                 uow,
                 env,
@@ -429,6 +433,8 @@ async def _announce(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
                 f"decision:{decision.id}:{person.id}",
                 case,
             )
+    if not _for_scrutiny(decision):
+        return
     await open_obligation(
         uow,
         env,
@@ -440,6 +446,44 @@ async def _announce(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound, 
         what="Independent Scrutineer's view on the screening outcome",
     )
     await referrer.outcome_after_scrutiny(uow, env, case, decision)
+
+
+def _for_scrutiny(decision: Decision) -> bool:
+    """Every outcome goes to the scrutineer for a view, except a query to the referrer: that is not an
+    outcome yet, and the decision after the answer is scrutinised instead."""
+    return decision.pathway != Pathway.QUERY_REFERRER.value
+
+
+async def _report_back(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound) -> None:
+    await open_obligation(
+        uow,
+        env,
+        case,
+        key=f"reconsideration:{rnd.number}",
+        kind="reconsideration",
+        owner_role=Role.BUSINESS_MANAGER,
+        due_at=env.cal.due_after(env.now(), env.cfg.process.reconsideration_report_due),
+        what=f"Report the reconsideration's outcome (round {rnd.number}) back to the National Panel",
+    )
+
+
+async def reconsider(cmd: Reconsider, uow: UnitOfWork, env: Env) -> ScreeningRound:
+    """The National Panel asks the partnership to reconsider, or new information emerges (003): the
+    Business Manager reopens screening as a new round with the reason; the scrutineer is involved, and
+    the new round's decision becomes a task to report back to the National Panel."""
+    person = person_or_refuse(env, cmd.by)
+    require_role(person, Role.BUSINESS_MANAGER)
+    case = await load_case(uow, cmd.ref, lock=True)
+    previous = await current_round(uow, case)
+    if previous.state != RoundState.DECIDED or case.status == CaseStatus.AWAITING_REFERRER:
+        raise Conflict(f"{case.ref} is still being screened (round {previous.number}); there is nothing to reconsider.")
+    audit(uow, env, person.id, "reconsideration", case, reason=cmd.reason, source=cmd.source, round=previous.number + 1)
+    case.status = CaseStatus.SCREENING
+    rnd = await _open_round(uow, env, case, previous.number + 1, reason=cmd.reason)
+    for scrutineer in env.cfg.holders(Role.INDEPENDENT_SCRUTINEER):
+        message = notices.reconsideration_opened(env, case, rnd, cmd.reason, cmd.source)
+        post(uow, env, scrutineer, message, f"reconsideration:{rnd.id}:{scrutineer.id}", case)
+    return rnd
 
 
 async def _ask_referrer(uow: UnitOfWork, env: Env, case: Case, rnd: ScreeningRound) -> None:
@@ -591,6 +635,8 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
     )
     if decision is None:
         raise Conflict(f"{case.ref} has no screening decision to scrutinise yet.")
+    if not _for_scrutiny(decision):
+        raise Conflict(f"{case.ref}'s panel has questions for the referrer; that is not sent for scrutiny.")
     row = await uow.session.scalar(
         select(Scrutiny).where(Scrutiny.decision_id == decision.id, Scrutiny.person_id == person.id)
     )
@@ -612,13 +658,48 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
     audit(uow, env, person.id, f"scrutiny_{cmd.verdict}", case, decision=decision.id, comment=cmd.comment)
     await close_obligation(uow, env, case, f"scrutiny:{decision.id}", person.id)
     await referrer.send_outcome(uow, env, case, decision)
+    if cmd.verdict == "concur":  # 003: the scrutineer "will offer a view to the DSPs"
+        for dsp in env.cfg.holders(Role.PANEL_MEMBER):
+            message = notices.scrutiny_view(env, case, person.name, cmd.comment)
+            post(uow, env, dsp, message, f"scrutiny_view:{row.id}:{dsp.id}:{row.at.timestamp():.0f}", case)
     if cmd.verdict == "disagree":
+        await open_obligation(
+            uow,
+            env,
+            case,
+            key=f"scrutiny_meeting:{decision.id}",
+            kind="scrutiny_meeting",
+            owner_role=Role.BUSINESS_MANAGER,
+            due_at=env.cal.due_after(env.now(), env.cfg.process.scrutiny_meeting_due),
+            what="Record the outcome of the panel's meeting with the scrutineer (decision stands or changed)",
+        )
         for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
             message = notices.scrutiny_disagreement(env, case, person.name, cmd.comment or "")
             nth = await _count_audits(uow, case, person.id, "scrutiny_disagree")
             post(uow, env, bm, message, f"scrutiny_disagreement:{row.id}:{bm.id}:{nth}", case)
         await _meet_after_disagreement(uow, env, case, decision, person)
     return row
+
+
+async def record_scrutiny_meeting(cmd: RecordScrutinyMeeting, uow: UnitOfWork, env: Env) -> Decision:
+    """The meeting after a disagreement closes the loop (003): the decision stands, or it changed (the
+    Business Manager then reconsiders the case to record the new decision), with the rationale."""
+    person = person_or_refuse(env, cmd.by)
+    require_role(person, Role.BUSINESS_MANAGER, Role.INDEPENDENT_SCRUTINEER, Role.EXECUTIVE_CHAIR)
+    case = await load_case(uow, cmd.ref, lock=True)
+    decision = await uow.session.scalar(
+        select(Decision).where(Decision.case_id == case.id).order_by(Decision.id.desc()).limit(1)
+    )
+    key = f"scrutiny_meeting:{decision.id}" if decision else ""
+    if decision is None or await close_obligation(uow, env, case, key, person.id, note=cmd.rationale) is None:
+        raise Conflict(f"{case.ref} has no disagreement meeting waiting for its outcome.", ref=case.ref)
+    audit(uow, env, person.id, "scrutiny_meeting_outcome", case, outcome=cmd.outcome, rationale=cmd.rationale)
+    told = env.cfg.holders(Role.PANEL_MEMBER) + env.cfg.holders(Role.INDEPENDENT_SCRUTINEER)
+    told += env.cfg.holders(Role.BUSINESS_MANAGER)
+    for p in {p.id: p for p in told}.values():
+        message = notices.scrutiny_meeting_outcome(env, case, cmd.outcome, cmd.rationale)
+        post(uow, env, p, message, f"scrutiny_meeting_outcome:{decision.id}:{p.id}", case)
+    return decision
 
 
 MEETING_AT = dt.time(10, 0)  # the invite after a disagreement: the next working day, 10:00-11:00 local

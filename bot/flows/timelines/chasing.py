@@ -260,6 +260,7 @@ async def open_obligation(
     due_at: dt.datetime,
     agency: str | None = None,
     plan_day: int | None = None,
+    owner_person: str | None = None,
 ) -> bool:
     """Open the obligation unless it exists; True if it was created now."""
     existing = await uow.session.scalar(select(Obligation).where(Obligation.case_id == case.id, Obligation.key == key))
@@ -272,6 +273,7 @@ async def open_obligation(
         what=what,
         owner_role=owner_role.value,
         owner_agency=agency,
+        owner_person=owner_person,
         due_at=due_at,
         plan_day=plan_day,
         state=ObligationState.OPEN,
@@ -301,11 +303,18 @@ async def close_obligation(
     return row
 
 
-async def reopen_obligation(uow: UnitOfWork, env: Env, case: Case, key: str, what: str | None = None) -> bool:
-    """Open a cancelled obligation again (a reconsideration changed the answer), with its ladder;
-    True if it was reopened. An open or done one is left as it is."""
+async def reopen_obligation(
+    uow: UnitOfWork,
+    env: Env,
+    case: Case,
+    key: str,
+    what: str | None = None,
+    states: tuple[str, ...] = (ObligationState.CANCELLED,),
+) -> bool:
+    """Open a closed obligation again (a reconsideration changed the answer, an agency withdrew its
+    agreement), with its ladder; True if it was reopened. Only rows in `states` are reopened."""
     row = await uow.session.scalar(select(Obligation).where(Obligation.case_id == case.id, Obligation.key == key))
-    if row is None or row.state != ObligationState.CANCELLED:
+    if row is None or row.state not in states:
         return False
     row.state, row.done_at, row.done_by, row.note = ObligationState.OPEN, None, None, None
     if what is not None:

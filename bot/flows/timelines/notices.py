@@ -8,11 +8,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from bot.config import Person, Role
+from bot.flows.commands import RECOMMENDATION_LABELS
 from bot.flows.common import Env
 from bot.flows.screening.notices import due_fact, vote_buttons
 from bot.flows.timelines.obligations import AMBER, RED, deputies, may_act_for, owner_label, owners
 from bot.messages import Action, ActionId, Fact, Message, action_value
-from storage.models import Case, Obligation
+from storage.models import Case, Decision, Obligation, RapidReviewOutcome
 
 RAG_LABELS = {RED: "RED", AMBER: "AMBER", "green": "GREEN"}
 
@@ -54,7 +55,36 @@ def actions_for(env: Env, case: Case, ob: Obligation, person: Person) -> list[Ac
         if not (person.has(Role.EXECUTIVE_CHAIR) or person.has(Role.INDEPENDENT_SCRUTINEER)):
             return []
         return [Action(id=ActionId.CONSULTATION, label="Record consultation outcome", value=action_value(case.ref))]
-    return [done_button(case, ob)] if may_act_for(env, ob, person) else []
+    if ob.kind == "signoff":
+        return signoff_buttons(case) if person.may_vote and person.agency == ob.owner_agency else []
+    if not may_act_for(env, ob, person):
+        return []
+    if ob.kind == "milestone" and ob.owner_role == Role.RR_CHAIR.value and ob.plan_day == _write_up_day(env):
+        return [outcome_button(case)]
+    if ob.kind == "milestone" and ob.plan_day == max(m.day for m in env.cfg.process.rapid_review_plan):
+        return [submission_button(case)] if person.has(Role.BUSINESS_MANAGER) else []
+    return [done_button(case, ob)]
+
+
+def _write_up_day(env: Env) -> int | None:
+    days = [m.day for m in env.cfg.process.rapid_review_plan if m.owner is Role.RR_CHAIR and not m.per_agency]
+    return max(days) if days else None
+
+
+def outcome_button(case: Case) -> Action:
+    return Action(id=ActionId.RECORD_OUTCOME, label="Record outcome", value=action_value(case.ref), style="primary")
+
+
+def submission_button(case: Case) -> Action:
+    value = action_value(case.ref)
+    return Action(id=ActionId.SUBMISSION_RECORDED, label="Submission recorded", value=value, style="primary")
+
+
+def signoff_buttons(case: Case) -> list[Action]:
+    return [
+        Action(id=ActionId.SIGNOFF_AGREE, label="Agree the report", value=action_value(case.ref), style="primary"),
+        Action(id=ActionId.SIGNOFF_AMEND, label="Ask for amendments", value=action_value(case.ref)),
+    ]
 
 
 def obligation_facts(env: Env, case: Case, ob: Obligation) -> list[Fact]:
@@ -94,7 +124,8 @@ def milestone_due(env: Env, case: Case, person: Person, obs: list[Obligation]) -
     """A Rapid Review has started: the milestones this person owns, with their dates."""
     facts = [Fact(label="Case", value=case.ref)]
     if case.rapid_review_due is not None:
-        facts.append(Fact(label="Rapid Review due (statutory)", value=env.local_day(case.rapid_review_due)))
+        label = "Rapid Review due (statutory)" if case.notified_at else "Rapid Review target (not notified)"
+        facts.append(Fact(label=label, value=env.local_day(case.rapid_review_due)))
     facts += [Fact(label=what(ob), value=f"due {env.local(ob.due_at)}") for ob in obs]
     first = min(obs, key=lambda o: o.due_at)
     return Message(
@@ -102,12 +133,23 @@ def milestone_due(env: Env, case: Case, person: Person, obs: list[Obligation]) -
         ref=case.ref,
         title=f"{case.ref}: Rapid Review — your part, first due {env.local_day(first.due_at)}",
         text=(
-            "The National Panel has been notified, so the Rapid Review has started. These milestones are "
-            "yours; press Mark done when each is complete. panelbot reminds you before each is due."
+            ("The National Panel has been notified" if case.notified_at else "The panel decided on a Rapid Review")
+            + ", so the Rapid Review has started. These milestones are yours; press Mark done when each is "
+            "complete. panelbot reminds you before each is due."
         ),
         facts=facts,
-        actions=[done_button(case, ob) for ob in obs if may_act_for(env, ob, person)],
+        actions=_unique([a for ob in obs for a in actions_for(env, case, ob, person)]),
     )
+
+
+def _unique(actions: list[Action]) -> list[Action]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for a in actions:
+        if (a.id, a.value) not in seen:
+            seen.add((a.id, a.value))
+            out.append(a)
+    return out
 
 
 @dataclass(frozen=True)
@@ -172,4 +214,107 @@ def delay_notice(env: Env, case: Case, ob: Obligation) -> Message:
             due_fact(env, "Tell them by", ob.due_at),
         ],
         actions=[done_button(case, ob)],
+    )
+
+
+# --- after the Day 13 meeting: outcome, sign-off, submission, actions -------------------------
+
+
+def outcome_facts(env: Env, case: Case, outcome: RapidReviewOutcome) -> list[Fact]:
+    facts = [
+        Fact(label="Case", value=case.ref),
+        Fact(label="Recommendation", value=RECOMMENDATION_LABELS[outcome.recommendation]),
+        Fact(label="Criteria for a local CSPR met", value="Yes" if outcome.cspr_criteria_met else "No"),
+        Fact(label="May indicate wider system problems", value="Yes" if outcome.wider_system_issues else "No"),
+        Fact(label="Immediate actions (needed and taken)", value=outcome.immediate_actions),
+        Fact(label="Single-agency learning", value=outcome.single_agency_learning),
+        Fact(label="Multi-agency learning", value=outcome.multi_agency_learning),
+    ]
+    if outcome.no_review_reason:
+        facts.append(Fact(label="Why no review", value=outcome.no_review_reason))
+    return facts
+
+
+def signoff_request(env: Env, case: Case, outcome: RapidReviewOutcome, agency_name: str) -> Message:
+    amended = f" (amended, version {outcome.version})" if outcome.version > 1 else ""
+    return Message(
+        kind="signoff_request",
+        ref=case.ref,
+        title=f"{case.ref}: please sign off the Rapid Review report for {agency_name}{amended}",
+        text=(
+            f"{outcome.summary}\n\nAll three statutory partners agree the report before it goes to the National "
+            "Panel (003). Agree it, or ask for amendments; your agency's answer can change until all three agree."
+        ),
+        facts=outcome_facts(env, case, outcome),
+        actions=signoff_buttons(case),
+    )
+
+
+def amendments_asked(env: Env, case: Case, agency: str, by: str, comment: str) -> Message:
+    return Message(
+        kind="signoff_amend",
+        ref=case.ref,
+        title=f"{case.ref}: {agency} asks for amendments to the Rapid Review report",
+        text="Record the amended outcome when it is ready; the agencies that have not agreed are asked again.",
+        facts=[
+            Fact(label="Case", value=case.ref),
+            Fact(label="Asked by", value=by),
+            Fact(label="Amendments", value=comment),
+        ],
+        actions=[outcome_button(case)],
+    )
+
+
+def submission_due(env: Env, case: Case) -> Message:
+    return Message(
+        kind="submission_due",
+        ref=case.ref,
+        title=f"{case.ref}: all three partners agree the Rapid Review report",
+        text="Submit it to the National Panel, then press Submission recorded.",
+        facts=[Fact(label="Case", value=case.ref)],
+        actions=[submission_button(case)],
+    )
+
+
+NEXT_STEPS = {
+    "local_cspr": "A local child safeguarding practice review follows: the final report is due within 6 months of "
+    "the decision, and the National Panel and Ofsted get a copy 7 working days before publication.",
+    "national_review": "The National Panel decides whether to undertake a national review; the partnership "
+    "supports it with the information it asks for.",
+    "no_review": "No further review: the reasons were given to the National Panel. The actions arising are "
+    "monitored to completion.",
+}
+
+
+def rr_outcome(
+    env: Env, case: Case, outcome: RapidReviewOutcome, decision: Decision | None, actions: list[Obligation]
+) -> Message:
+    """To the DSPs and the Independent Scrutineer once the report is submitted: outcome, decision summary
+    and next steps (003)."""
+    sent = env.local(case.submitted_at) if case.submitted_at else "not recorded"
+    where = "submitted to the National Panel" if case.notified_at else "completed (not notified)"
+    facts = [
+        Fact(label="Submitted" if case.notified_at else "Completed", value=sent),
+        *outcome_facts(env, case, outcome),
+    ]
+    if decision is not None:
+        facts.append(Fact(label="Screening decision", value=f"{decision.pathway.replace('_', ' ')}"))
+    facts += [Fact(label=what(a), value=f"{owner_label(env, a)}, due {env.local_day(a.due_at)}") for a in actions]
+    return Message(
+        kind="rr_outcome",
+        ref=case.ref,
+        title=f"{case.ref}: the Rapid Review is {where}",
+        text=f"{outcome.summary}\n\nNext steps: {NEXT_STEPS[outcome.recommendation]}",
+        facts=facts,
+    )
+
+
+def action_assigned(env: Env, case: Case, ob: Obligation, person: Person) -> Message:
+    return Message(
+        kind="action_assigned",
+        ref=case.ref,
+        title=f"{case.ref}: an action for you — {ob.what}",
+        text="Press Mark done with a note of the evidence when it is complete. panelbot reminds you before it is due.",
+        facts=obligation_facts(env, case, ob),
+        actions=actions_for(env, case, ob, person),
     )

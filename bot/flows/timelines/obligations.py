@@ -38,8 +38,10 @@ def role_label(env: Env, role: str, agency: str | None) -> str:
 
 
 def owners(env: Env, ob: Obligation) -> list[Person]:
-    """The people who owe it: holders of its role, within its agency when it is an agency's."""
-    return env.cfg.holders(Role(ob.owner_role), ob.owner_agency)
+    """The people who owe it: its named person when they are on the roster (an action's owner), else
+    holders of its role, within its agency when it is an agency's."""
+    named = env.cfg.person(ob.owner_person) if ob.owner_person else None
+    return [named] if named is not None else env.cfg.holders(Role(ob.owner_role), ob.owner_agency)
 
 
 def deputies(env: Env, ob: Obligation) -> list[Person]:
@@ -49,6 +51,12 @@ def deputies(env: Env, ob: Obligation) -> list[Person]:
 
 def owner_label(env: Env, ob: Obligation) -> str:
     names = ", ".join(p.name for p in owners(env, ob)) or "nobody on the roster"
+    if ob.owner_person:
+        named = env.cfg.person(ob.owner_person)
+        agency = env.cfg.agencies[ob.owner_agency].name if ob.owner_agency in env.cfg.agencies else ob.owner_agency
+        if named is not None:
+            return f"{named.name} ({agency})"
+        return f"{ob.owner_person} ({agency}; chased through {role_label(env, ob.owner_role, None).lower()} {names})"
     return f"{role_label(env, ob.owner_role, ob.owner_agency)} ({names})"
 
 

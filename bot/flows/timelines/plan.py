@@ -34,7 +34,7 @@ from bot.flows.timelines.obligations import (
 )
 from bot.states import CaseStatus, ObligationState, ReminderState
 from bot.workdays import add_months
-from storage.models import Case, Decision, Obligation, Reminder
+from storage.models import Case, Decision, Obligation, RapidReviewOutcome, Reminder, SignOff
 from storage.uow import UnitOfWork
 
 NOTIFY_KEY = "notify"  # the plan milestone that recording the notification itself completes
@@ -225,6 +225,14 @@ async def mark_done(cmd: MarkDone, uow: UnitOfWork, env: Env) -> Obligation:
         raise NotFound(f"{case.ref} has nothing called {cmd.key!r} to mark done.", ref=case.ref)
     if ob.kind == "notification":
         raise Conflict("Record the notification with Notification sent: it starts the Rapid Review clock.")
+    if ob.key == rr_key(last_milestone(env)) and ob.state == ObligationState.OPEN:
+        raise Conflict(
+            "Record the submission with Submission recorded, once the three partners have agreed the report."
+        )
+    if ob.key == rr_key(write_up_milestone(env)) and ob.state == ObligationState.OPEN:
+        raise Conflict("Record the Rapid Review outcome: it is the write-up the three partners sign off.")
+    if ob.kind == "action" and len((cmd.note or "").strip()) < 10:
+        raise Conflict("Closing an action needs the evidence that it was done (a note of at least 10 characters).")
     if not may_act_for(env, ob, person):
         who = "the Business Manager"
         if ob.owner_role != Role.BUSINESS_MANAGER.value:
@@ -233,8 +241,6 @@ async def mark_done(cmd: MarkDone, uow: UnitOfWork, env: Env) -> Obligation:
     if ob.state != ObligationState.OPEN:
         return ob  # already done: a second click changes nothing
     await close_obligation(uow, env, case, ob.key, person.id, note=cmd.note)
-    if ob.key == rr_key(_last_milestone(env)):
-        await _submitted(uow, env, case, person)
     return ob
 
 
@@ -250,12 +256,18 @@ async def _find(uow: UnitOfWork, case: Case, key: str, person: Person) -> Obliga
     return None
 
 
-def _last_milestone(env: Env) -> str:
+def write_up_milestone(env: Env) -> str:
+    """The Rapid Review chair's last milestone (Day 14's write-up): recording the outcome completes it."""
+    chair = [m for m in env.cfg.process.rapid_review_plan if m.owner is Role.RR_CHAIR and not m.per_agency]
+    return max(chair, key=lambda m: m.day).key if chair else ""
+
+
+def last_milestone(env: Env) -> str:
     plan = [m for m in env.cfg.process.rapid_review_plan if not m.per_agency]
     return max(plan, key=lambda m: m.day).key if plan else ""
 
 
-async def _submitted(uow: UnitOfWork, env: Env, case: Case, person: Person) -> None:
+async def complete_rapid_review(uow: UnitOfWork, env: Env, case: Case, person: Person) -> None:
     """The report went to the National Panel: the Rapid Review is over; what is left of the plan is moot."""
     case.status = CaseStatus.SUBMITTED
     for ob in await case_obligations(uow, case, "open"):
@@ -406,7 +418,28 @@ async def timeline(uow: UnitOfWork, env: Env, ref: str) -> dict[str, Any]:
         "rapid_review_due": case.rapid_review_due.isoformat() if case.rapid_review_due else None,
         "delay": {"reason": case.delay_reason, "expected": _iso(case.delay_expected_on)} if case.delay_reason else None,
         "cspr": {"decided_on": _iso(case.cspr_decided_on), "publication_on": _iso(case.cspr_publication_on)},
+        "rr_day1": _iso(case.rr_day1),
+        "outcome": await _outcome_view(uow, case),
+        "submitted_at": case.submitted_at.isoformat() if case.submitted_at else None,
         "obligations": [_row(env, ob, now) for ob in obs],
+    }
+
+
+async def _outcome_view(uow: UnitOfWork, case: Case) -> dict[str, Any] | None:
+    outcome = await uow.session.scalar(select(RapidReviewOutcome).where(RapidReviewOutcome.case_id == case.id))
+    if outcome is None:
+        return None
+    rows = await uow.session.scalars(select(SignOff).where(SignOff.outcome_id == outcome.id).order_by(SignOff.agency))
+    return {
+        "recommendation": outcome.recommendation,
+        "version": outcome.version,
+        "recorded_by": outcome.recorded_by,
+        "recorded_at": outcome.recorded_at.isoformat(),
+        "agreed_at": outcome.agreed_at.isoformat() if outcome.agreed_at else None,
+        "signoffs": [
+            {"agency": s.agency, "verdict": s.verdict, "by": s.person_id, "at": s.at.isoformat(), "comment": s.comment}
+            for s in rows
+        ],
     }
 
 
@@ -419,9 +452,11 @@ def _row(env: Env, ob: Obligation, now: dt.datetime) -> dict[str, Any]:
         "owner_role": ob.owner_role,
         "owner_agency": ob.owner_agency,
         "owner": owner_label(env, ob),
+        "owner_person": ob.owner_person,
         "due_at": ob.due_at.isoformat(),
         "due_local": env.local(ob.due_at),
         "state": ob.state,
+        "late": ob.done_at is not None and ob.state == ObligationState.DONE and ob.done_at > ob.due_at,
         "rag": rag(env, ob, now),
         "done_at": ob.done_at.isoformat() if ob.done_at else None,
         "done_by": ob.done_by,
