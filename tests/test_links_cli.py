@@ -31,7 +31,7 @@ def test_case_show_links_prints_a_new_link_per_open_purpose_and_revoke_withdraws
     first = json.loads(runner.invoke(app, ["case", "show", ref, "--links", "--json", *CONFIG]).stdout)["links"]
     assert {(lk["purpose"], lk["person"]) for lk in first} == {
         ("vote", p) for p in ("la-dsp", "la-deputy", "police-dsp", "health-dsp")
-    } | {("notification", "la-hos")}  # the LA notifier owes the notification from the moment of referral
+    }
     assert all(lk["url"].startswith(f"http://127.0.0.1:3978/l/{ref}/") for lk in first)
     second = json.loads(runner.invoke(app, ["case", "show", ref, "--links", "--json", *CONFIG]).stdout)["links"]
     assert not {lk["url"] for lk in first} & {lk["url"] for lk in second}  # new ones each time

@@ -235,8 +235,8 @@ RECOMMENDATION_LABELS: dict[str, str] = {
     "national_review": "National review (for the National Panel to decide)",
     "no_review": "No further review",
 }
-Evidence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=RATIONALE_MAX)]
-Learning = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000)]
+Evidence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=RATIONALE_MAX), Shareable]
+Learning = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=10000), Shareable]
 
 
 class RecordOutcome(Command):
@@ -249,7 +249,7 @@ class RecordOutcome(Command):
     multi_agency_learning: Learning
     cspr_criteria_met: bool  # whether the criteria for a local CSPR are met
     recommendation: Recommendation
-    no_review_reason: Text | None = None  # 003: the summary of why, when no review is recommended
+    no_review_reason: SharedText | None = None  # 003: the summary of why, when no review is recommended
     wider_system_issues: bool  # whether the case may indicate wider system problems
     summary: Rationale  # the decision summary the DSPs and the scrutineer are told
 
@@ -269,7 +269,7 @@ class SignOff(Command):
 
     ref: Ref
     verdict: Literal["agree", "amend"]
-    comment: Text | None = None
+    comment: SharedText | None = None
 
     @model_validator(mode="after")
     def _amend_says_what(self) -> SignOff:

@@ -477,6 +477,7 @@ async def reconsider(cmd: Reconsider, uow: UnitOfWork, env: Env) -> ScreeningRou
     previous = await current_round(uow, case)
     if previous.state != RoundState.DECIDED or case.status == CaseStatus.AWAITING_REFERRER:
         raise Conflict(f"{case.ref} is still being screened (round {previous.number}); there is nothing to reconsider.")
+    await refuse_part_a(uow, env, case, reason=cmd.reason)
     audit(uow, env, person.id, "reconsideration", case, reason=cmd.reason, source=cmd.source, round=previous.number + 1)
     case.status = CaseStatus.SCREENING
     rnd = await _open_round(uow, env, case, previous.number + 1, reason=cmd.reason)
@@ -690,6 +691,7 @@ async def record_scrutiny_meeting(cmd: RecordScrutinyMeeting, uow: UnitOfWork, e
     decision = await uow.session.scalar(
         select(Decision).where(Decision.case_id == case.id).order_by(Decision.id.desc()).limit(1)
     )
+    await refuse_part_a(uow, env, case, rationale=cmd.rationale)
     key = f"scrutiny_meeting:{decision.id}" if decision else ""
     if decision is None or await close_obligation(uow, env, case, key, person.id, note=cmd.rationale) is None:
         raise Conflict(f"{case.ref} has no disagreement meeting waiting for its outcome.", ref=case.ref)

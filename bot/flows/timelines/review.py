@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.config import Person, Role
 from bot.flows.commands import AddAction, RecordOutcome, RecordSubmission, SignOff
 from bot.flows.common import Conflict, Env, Refused, audit, load_case, person_or_refuse, post, require_role
+from bot.flows.personal import refuse_part_a
 from bot.flows.timelines import notices, plan
 from bot.flows.timelines.chasing import close_obligation, open_obligation, reopen_obligation
 from bot.flows.timelines.obligations import RR_PREFIX, owners
@@ -62,6 +63,7 @@ async def record_outcome(cmd: RecordOutcome, uow: UnitOfWork, env: Env) -> Rapid
     if case.submitted_at is not None:
         raise Conflict(f"{case.ref}'s Rapid Review was already submitted; reconsider it to change it.", ref=case.ref)
     fields = {name: getattr(cmd, name) for name in OUTCOME_FIELDS}
+    await refuse_part_a(uow, env, case, **{k: v for k, v in fields.items() if isinstance(v, str)})
     outcome = await current_outcome(uow, case)
     if outcome is not None and outcome.agreed_at is not None:
         raise Conflict(f"All three partners have agreed {case.ref}'s report; it can no longer change.", ref=case.ref)
@@ -131,6 +133,7 @@ async def sign_off(cmd: SignOff, uow: UnitOfWork, env: Env) -> SignOffRow:
         raise Conflict(f"{case.ref} has no Rapid Review outcome to sign off yet.", ref=case.ref)
     if outcome.agreed_at is not None:
         raise Conflict(f"All three partners have already agreed {case.ref}'s report; the sign-off is closed.")
+    await refuse_part_a(uow, env, case, comment=cmd.comment)
     standing = await signoffs(uow, outcome)
     row = standing.get(person.agency)
     if row is not None and (row.verdict, row.comment, row.person_id) == (cmd.verdict, cmd.comment, person.id):
@@ -229,6 +232,7 @@ async def add_action(cmd: AddAction, uow: UnitOfWork, env: Env) -> Obligation:
             f"{case.ref} has no Rapid Review, audit & assurance decision or local CSPR for actions to arise from.",
             ref=case.ref,
         )
+    await refuse_part_a(uow, env, case, what=cmd.what, owner=cmd.owner)
     named = env.cfg.person(cmd.owner)
     if named is not None and named.agency not in (None, cmd.agency):
         raise Conflict(f"{named.name} is not in {env.cfg.agencies[cmd.agency].name}.", field="owner")
