@@ -251,6 +251,13 @@ class Reports(Strict):
         return dt.date(year, month, day), dt.date(year + 1, month, day)
 
 
+class Retention(Strict):
+    """How long the child's details and contact details are kept after a case closes
+    (`panelbot retention apply`). No default: the partnership's records officer sets it."""
+
+    personal_data_after_months: int = Field(ge=1, le=1200)
+
+
 class Agency(Strict):
     name: str
 
@@ -311,6 +318,7 @@ class AppConfig(Strict):
     teams: Teams = Teams()
     links: Links = Links()
     reports: Reports = Reports()
+    retention: Retention | None = None
     roster: list[Person]
 
     @property

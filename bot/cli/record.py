@@ -197,7 +197,32 @@ def report_annual(
     out.print(f"wrote {path}: {data['referrals']} referrals, {data['year']}", highlight=False)
 
 
+retention_app = typer.Typer(help="Erasing personal data the partnership no longer keeps.", no_args_is_help=True)
+
+
+@retention_app.command("apply")
+def retention_apply(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be erased; change nothing.")] = False,
+    by: Annotated[str, typer.Option("--by", help="Who is applying it (audited).")] = "records-officer",
+    config: ConfigOpt = None,
+) -> None:
+    """Erase Part A and contact details of cases closed longer than `retention.personal_data_after_months`."""
+    from bot.record import retention
+
+    try:
+        cases = run_with_service(
+            config, lambda svc: svc.transact(lambda uow: retention.apply(uow, svc.env, by, dry_run))
+        )
+    except retention.NoRetentionPolicy as exc:
+        fail(str(exc))
+    verb = "would erase" if dry_run else "erased"
+    for item in cases:
+        out.print(f"{item.ref}: closed {item.closed_at.date().isoformat()} — {verb}", highlight=False)
+    out.print(f"{len(cases)} case(s) {verb}: Part A and contact details; the rest of the record stays", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(retention_app, name="retention")
     app.add_typer(report_app, name="report")
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
