@@ -10,6 +10,8 @@ from aiohttp import web
 
 from bot.clock import SystemClock
 from bot.config import AppConfig
+from bot.metrics import Metrics
+from bot.ops import Ops, metrics_app
 from bot.server import build_web_app
 from bot.service import Service
 from bot.settings import Settings, reveal
@@ -78,22 +80,35 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
     warn_if_anonymous(settings)
     if settings.link_key is None:
         log.warning("PANELBOT_LINK_KEY is not set: e-mail links work, but a reminder after a restart sends new ones")
+    metrics = Metrics()
     senders = build_senders(settings, service)
-    delivery = Delivery(service, senders, worker_name())
-    app = build_web_app(service, settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    delivery = Delivery(service, metrics.timed(senders), worker_name())
+    ticker = Ticker(service, delivery, worker_name())
+    ops = Ops.from_settings(settings, metrics=metrics, ticker=ticker, delivery=delivery)
+    app = build_web_app(service, settings, ops)
+    runners = [await start_site(app, host, port)]
     log.info("panelbot listening on http://%s:%s (channels: %s)", host, port, ", ".join(senders) or "none")
+    if settings.panelbot_metrics_port:
+        metrics_only = metrics_app(service, Ops(metrics=metrics))
+        runners.append(await start_site(metrics_only, settings.panelbot_metrics_host, settings.panelbot_metrics_port))
+        log.info("metrics on http://%s:%s/metrics", settings.panelbot_metrics_host, settings.panelbot_metrics_port)
     slack_socket = None
     try:
         if socket_mode:
             from bot.handlers.slack.listeners import start_socket_mode
 
             slack_socket = await start_socket_mode(app, settings)
-        await run_ticker(Ticker(service, delivery, worker_name()))  # reminders and delivery, until stopped
+        await run_ticker(ticker)  # reminders and delivery, until stopped
     finally:
         if slack_socket is not None:
             await slack_socket.close_async()
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
         await service.close()
+
+
+async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)  # bot.ops logs each request, with its request id
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

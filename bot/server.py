@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from bot import ops
 from bot.service import Service
 from bot.settings import Settings
 from storage.migrate import schema_status
@@ -27,11 +28,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
-def build_web_app(service: Service, settings: Settings) -> web.Application:
+def build_web_app(service: Service, settings: Settings, workers: ops.Ops | None = None) -> web.Application:
     app = web.Application()
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
+    ops.mount(app, service, settings, workers or ops.Ops.from_settings(settings))  # /livez /readyz /metrics
     if settings.slack_bot_token:
         from bot.handlers.slack import listeners
 

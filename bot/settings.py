@@ -4,6 +4,8 @@ at start. Secrets are `SecretStr`, so a log line or a traceback that shows the s
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,12 @@ class Settings(BaseSettings):
 
     panelbot_database_url: str = DEFAULT_URL
     panelbot_config: str = "app.yaml"
+    panelbot_log_format: Literal["text", "json"] = "text"
+    panelbot_metrics_token: SecretStr | None = None  # /metrics needs `Authorization: Bearer <token>`
+    panelbot_metrics_port: int | None = None  # or: /metrics alone, without a token, on this port
+    panelbot_metrics_host: str = "127.0.0.1"
+    panelbot_ready_heartbeat_seconds: float = 60.0  # /readyz: ticker and delivery must have run this recently
+    panelbot_ready_outbox_max_age_seconds: float = 900.0  # /readyz: oldest unsent message; 0 = no check
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from bot import deadlines as deadline_calc
-from bot import render
+from bot import logs, render
 from bot.cli import record, review, teams, timeline
 from bot.cli.common import (
     ConfigOpt,
@@ -125,7 +124,7 @@ def serve(
     data_keys()  # a malformed PANELBOT_DATA_KEY stops here, with one line
     if socket_mode and not (env.slack_bot_token and env.slack_app_token):
         fail("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp-… app-level token)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(env.panelbot_log_format)
     try:
         asyncio.run(run_server(cfg, env, host, port, socket_mode=socket_mode))
     except SchemaBehind as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,9 +101,11 @@ class Delivery:
         self.service = service
         self.senders = dict(senders)
         self.worker = worker
+        self.last_run_at: float | None = None  # monotonic; the heartbeat /readyz reads
 
     async def run_once(self, limit: int = 50) -> int:
         """Send what is due; returns how many rows were attempted."""
+        self.last_run_at = time.monotonic()
         items = await self.service.transact(lambda uow: self._claim(uow, limit))
         for item in items:
             try:

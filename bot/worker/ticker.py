@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -55,9 +56,11 @@ class Ticker:
         self._busy = asyncio.Lock()
         self._stopping = False
         self.ticks = 0
+        self.last_tick_at: float | None = None  # monotonic; the heartbeat /readyz reads
 
     async def tick(self) -> TickResult:
         async with self._busy:
+            self.last_tick_at = time.monotonic()
             result = TickResult()
             if not self._digest_checked:
                 env = self.service.env
