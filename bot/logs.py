@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 case_ref: contextvars.ContextVar[str | None] = contextvars.ContextVar("case_ref", default=None)
@@ -66,12 +66,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure(log_format: str = "text", level: int = logging.INFO) -> None:
-    """Configure the root logger for `serve` (and tests): `text` or `json` lines on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+class HidePayloads(logging.Filter):
+    """Libraries print what they send and store at debug level: every SQL statement with its parameters
+    (a child's details), every Slack, Teams or Graph request body (a vote card shows its rationale).
+    So below INFO only panelbot's own lines pass, and the database drivers only warn and err."""
+
+    DRIVERS = ("aiosqlite", "sqlalchemy", "psycopg")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _under(record.name, self.DRIVERS):
+            return record.levelno >= logging.WARNING
+        return record.levelno >= logging.INFO or _under(record.name, ("panelbot",))
+
+
+def _under(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in roots)
+
+
+def configure(log_format: str = "text", level: int = logging.INFO, stream: IO[str] | None = None) -> logging.Handler:
+    """Configure the root logger for `serve`: `text` or `json` lines on stderr (or `stream`)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(HidePayloads())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    return handler

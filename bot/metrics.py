@@ -13,6 +13,7 @@ Each `Metrics` has its own registry (tests build many apps in one process).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from bot.worker.outbox import Outgoing, Sender, SendResult
 from storage.models import AuditEvent, Decision, Obligation, OutboxMessage, Reminder, Vote
 from storage.uow import UnitOfWork
 
+log = logging.getLogger("panelbot.delivery")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 OUTBOX_STATES = (OutboxState.PENDING, OutboxState.SENDING, OutboxState.FAILED)
 
@@ -209,7 +211,18 @@ class TimedSender:
             return result
         finally:
             self.metrics.last_send = time.monotonic()
-            self.metrics.delivery.labels(self.channel, outcome).observe(self.metrics.last_send - started)
+            seconds = self.metrics.last_send - started
+            self.metrics.delivery.labels(self.channel, outcome).observe(seconds)
+            log.info(
+                "outbox row %s (%s) to %s: %s",
+                item.id,
+                item.kind,
+                self.channel,
+                outcome,
+                extra={"event": "outbox.send", "outbox_key": item.key, "kind": item.kind, "channel": self.channel,
+                       "outcome": outcome, "to": item.person_id, "attempt": item.attempts,
+                       "duration_ms": round(seconds * 1000, 1)},
+            )  # fmt: skip
 
 
 def route_of(request: web.Request) -> str:

@@ -10,6 +10,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot import logs
 from bot.clock import Clock
 from bot.config import AppConfig
 from bot.flows.common import PROCESS_LINK_KEY, Env, Refused, audit
@@ -63,15 +64,22 @@ class Service:
 
     async def run(self, flow: Callable[[C, UnitOfWork, Env], Awaitable[T]], cmd: C) -> T:
         """Carry out a command. A refusal rolls the flow back, is audited, and is raised to the caller."""
-        env = self.env
-        try:
-            return await in_transaction(self.sessions, self._with_links(env, lambda uow: flow(cmd, uow, env)))
-        except Refused as refusal:
-            await self.audit_refusal(refusal, getattr(cmd, "by", "unknown"), type(cmd).__name__)
-            raise
+        env, actor, ref, name = self.env, getattr(cmd, "by", None), getattr(cmd, "ref", None), type(cmd).__name__
+        with logs.bound(actor=actor, case=ref if isinstance(ref, str) else None):
+            try:
+                result = await in_transaction(self.sessions, self._with_links(env, lambda uow: flow(cmd, uow, env)))
+            except Refused as refusal:
+                await self.audit_refusal(refusal, actor or "unknown", name)
+                raise
+            made = getattr(result, "ref", None)  # a new case's reference
+            with logs.bound(case=made if isinstance(made, str) else None):
+                log.info("%s by %s", name, actor, extra={"event": "command.done", "command": name})
+            return result
 
     async def audit_refusal(self, refusal: Refused, actor: str, what: str) -> None:
-        log.warning("refused %s by %s: %s", what, actor, refusal.message)
+        log.warning(
+            "refused %s by %s: %s", what, actor, refusal.message, extra={"event": "command.refused", "command": what}
+        )
         env = self.env
 
         async def write(uow: UnitOfWork) -> None:

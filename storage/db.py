@@ -17,6 +17,7 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("hide_parameters", True)  # an error in a log never shows a row's values (a child's details)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     in_memory = make_url(url).database in (None, "", ":memory:")

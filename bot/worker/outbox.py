@@ -177,7 +177,7 @@ class Delivery:
         row.last_error = result.error
         if result.permanent or row.attempts >= MAX_ATTEMPTS:
             row.state = OutboxState.FAILED
-            log.error("giving up on outbox row %s (%s to %s): %s", row.id, row.kind, row.address, result.error)
+            log.error("giving up on outbox row %s (%s to %s): %s", row.id, row.kind, row.person_id, result.error)
             await outcomes.report_failure(uow, env, row)
             return
         row.state = OutboxState.PENDING
