@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bot import deadlines as deadline_calc
 from bot import logs, render
-from bot.cli import record, review, teams, timeline
+from bot.cli import backups, record, review, teams, timeline
 from bot.cli.common import (
     ConfigOpt,
     JsonOpt,
@@ -318,6 +318,7 @@ timeline.register(app)  # timeline, tick, milestone done, delay, cspr, complaint
 review.register(app)  # outcome, signoff, submission, action add, reconsider, scrutiny-meeting
 teams.register(app)  # teams package, roster sync
 record.register(app)  # audit verify / export, reports, keys, retention
+backups.register(app)  # backup, restore
 
 
 def main() -> None:
