@@ -3,8 +3,12 @@ With `server.py` and the CLI, the only place that knows every platform."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import socket
+import time
+from typing import Any
 
 from aiohttp import web
 
@@ -71,6 +75,7 @@ def warn_if_anonymous(settings: Settings) -> None:
 
 
 async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket_mode: bool = False) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down cleanly (`shutdown`)."""
     service = Service.create(
         cfg, SystemClock(), settings.panelbot_database_url, settings.link_key, data_keys=settings.data_keys
     )
@@ -86,29 +91,54 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
     ticker = Ticker(service, delivery, worker_name())
     ops = Ops.from_settings(settings, metrics=metrics, ticker=ticker, delivery=delivery)
     app = build_web_app(service, settings, ops)
+    stop = stop_on_signals()
     runners = [await start_site(app, host, port)]
     log.info("panelbot listening on http://%s:%s (channels: %s)", host, port, ", ".join(senders) or "none")
     if settings.panelbot_metrics_port:
         metrics_only = metrics_app(service, Ops(metrics=metrics))
         runners.append(await start_site(metrics_only, settings.panelbot_metrics_host, settings.panelbot_metrics_port))
         log.info("metrics on http://%s:%s/metrics", settings.panelbot_metrics_host, settings.panelbot_metrics_port)
+    ticking = asyncio.create_task(run_ticker(ticker, stop=stop))  # reminders and delivery, until stopped
     slack_socket = None
     try:
         if socket_mode:
             from bot.handlers.slack.listeners import start_socket_mode
 
             slack_socket = await start_socket_mode(app, settings)
-        await run_ticker(ticker)  # reminders and delivery, until stopped
+        await stop.wait()
     finally:
-        if slack_socket is not None:
-            await slack_socket.close_async()
-        for runner in runners:
-            await runner.cleanup()
+        stop.set()
+        await shutdown(runners, ticking, delivery, slack_socket)
         await service.close()
 
 
+async def shutdown(runners: list[web.AppRunner], ticking: asyncio.Task[None], delivery: Delivery, socket: Any) -> None:
+    """Within 10 s: stop taking requests (those in progress get 3 s), let the send in flight finish
+    (up to 6 s), then hand this process's outbox leases back so the next process sends those rows."""
+    started = time.monotonic()
+    log.info("shutting down: no new requests; finishing in-flight sends", extra={"event": "shutdown.start"})
+    if socket is not None:
+        await socket.close_async()
+    await asyncio.gather(*(runner.cleanup() for runner in runners), ticking, return_exceptions=True)
+    released = await delivery.release()
+    log.info(
+        "stopped in %.1f s; %d outbox rows handed back",
+        time.monotonic() - started,
+        released,
+        extra={"event": "shutdown.done", "released": released},
+    )
+
+
+def stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)  # bot.ops logs each request, with its request id
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=3.0)  # bot.ops logs each request, with its id
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

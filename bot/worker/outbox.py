@@ -31,6 +31,7 @@ log = logging.getLogger("panelbot.delivery")
 LEASE = dt.timedelta(minutes=2)
 MAX_ATTEMPTS = 12  # with the backoff below, about a day of trying before a row is given up
 WAIT_FOR_ORIGINAL = dt.timedelta(seconds=5)
+IN_DOUBT = dt.timedelta(seconds=10)  # a send cut short by shutdown: time for it to land before a retry looks
 
 
 @dataclass(frozen=True)
@@ -102,19 +103,46 @@ class Delivery:
         self.senders = dict(senders)
         self.worker = worker
         self.last_run_at: float | None = None  # monotonic; the heartbeat /readyz reads
+        self.stopping = False  # set on shutdown: finish the send in flight, start no other
+        self.in_flight: int | None = None  # the row being sent now
 
     async def run_once(self, limit: int = 50) -> int:
         """Send what is due; returns how many rows were attempted."""
         self.last_run_at = time.monotonic()
         items = await self.service.transact(lambda uow: self._claim(uow, limit))
         for item in items:
+            if self.stopping:
+                break  # the rest stay leased to this worker until `release` hands them back
+            self.in_flight = item.id
             try:
                 result = await self.senders[item.channel].send(item)
             except Exception as exc:  # a sender bug must not lose the row
                 log.exception("sender for %s raised on outbox row %s", item.channel, item.id)
                 result = SendResult.retry(f"{type(exc).__name__}: {exc}")
             await self.service.transact(lambda uow, i=item, r=result: self._settle(uow, i, r))
+            self.in_flight = None
         return len(items)
+
+    async def release(self) -> int:
+        """On shutdown: hand back the rows this worker holds, for the next worker. Rows claimed but not
+        sent are due at once; a send cut short may still land, so its row waits `IN_DOUBT` and keeps
+        its attempt count: the next attempt is a retry, and the Slack sender looks for it before posting."""
+        now = self.service.clock.now()
+
+        async def work(uow: UnitOfWork) -> int:
+            rows = await uow.session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_by == self.worker)
+                .with_for_update()
+            )
+            released = 0
+            for row in rows:
+                row.state, row.claimed_by = OutboxState.PENDING, None
+                row.next_attempt_at = now + IN_DOUBT if row.id == self.in_flight else now
+                released += 1
+            return released
+
+        return await self.service.transact(work)
 
     async def drain(self, rounds: int = 100) -> None:
         """Send until nothing is due now (tests, `simulate`, `tick`)."""

@@ -11,6 +11,7 @@ done in one transaction; the delivery loop claims outbox rows the same way. So a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -76,6 +77,8 @@ class Ticker:
         """Before shutting the scheduler down (its executor cancels running jobs): start no more ticks,
         and let one in progress finish."""
         self._stopping = True
+        if self.delivery is not None:
+            self.delivery.stopping = True  # the send in flight finishes; no other starts
         await asyncio.sleep(0)  # a job the scheduler just launched gets to see `_stopping`
         async with self._busy:
             return
@@ -83,6 +86,8 @@ class Ticker:
     async def _deliver(self) -> int:
         total = 0
         for _ in range(100):  # as `Delivery.drain`, but counting
+            if self._stopping:
+                break
             sent = await self.delivery.run_once()
             total += sent
             if not sent:
@@ -120,11 +125,19 @@ def start_scheduler(ticker: Ticker, interval: float = DEFAULT_INTERVAL) -> Async
     return scheduler
 
 
-async def run_ticker(ticker: Ticker, interval: float = DEFAULT_INTERVAL) -> None:
-    """Tick until cancelled (`panelbot serve`)."""
+async def run_ticker(
+    ticker: Ticker, interval: float = DEFAULT_INTERVAL, stop: asyncio.Event | None = None, grace: float = 6.0
+) -> None:
+    """Tick until `stop` is set (or until cancelled). On the way out a tick in progress gets `grace`
+    seconds to finish the send in flight (it starts no other); one still running then is cut short."""
     scheduler = start_scheduler(ticker, interval)
     try:
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
     finally:
-        await ticker.stop()  # first: the executor's shutdown cancels a tick in progress
+        try:
+            await asyncio.wait_for(ticker.stop(), grace)  # first: the executor's shutdown cancels a tick in progress
+        except TimeoutError:
+            log.warning("a send was still in flight after %.0f s: cutting it short", grace)
         scheduler.shutdown(wait=False)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ticker.stop(), 1.0)  # let a cancelled tick unwind
