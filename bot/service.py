@@ -73,7 +73,7 @@ class Service:
                 raise
             made = getattr(result, "ref", None)  # a new case's reference
             with logs.bound(case=made if isinstance(made, str) else None):
-                log.info("%s by %s", name, actor, extra={"event": "command.done", "command": name})
+                log.info("%s by %s", name, actor or "-", extra={"event": "command.done", "command": name})
             return result
 
     async def audit_refusal(self, refusal: Refused, actor: str, what: str) -> None:

@@ -101,6 +101,8 @@ async def test_sqlite_backup_during_a_run_restores_every_case(cfg: AppConfig, cl
         assert code == 0, output
         assert "restored" in output and "panelbot db upgrade" not in output
         await check_restored(cfg, clock, service, fresh)
+        code, output = await panelbot("audit", "verify", url=fresh)
+        assert code == 0, output  # the audit chain survives the copy
         code, output = await panelbot("restore", str(tmp_path / "panelbot.bak"), url=fresh)
         assert code == 1 and "exists" in output  # never over a live store by accident
     finally:
@@ -160,5 +162,7 @@ async def test_postgres_backup_during_a_run_restores_every_case(
         code, output = await panelbot("restore", str(tmp_path / "panelbot.dump"), url=target)
         assert code == 0, output
         await check_restored(cfg, clock, service, target)
+        code, output = await panelbot("audit", "verify", url=target)
+        assert code == 0, output
     finally:
         await service.close()

@@ -102,7 +102,8 @@ async def test_a_full_demo_logs_json_without_child_details_or_rationales(cfg: Ap
     for entry in entries:
         assert {"time", "level", "event", "logger", "message"} <= set(entry)
     votes = [e for e in entries if e["event"] == "command.done" and e.get("command") == "CastVote"]
-    assert {(e["case"], e["actor"]) for e in votes} >= {("TSCP-2026-001", "la-dsp"), ("TSCP-2026-001", "health-dsp")}
+    voters = {(e["case"], e["actor"]) for e in votes}
+    assert voters >= {("TSCP-2026-001", "police-dsp"), ("TSCP-2026-001", "health-dsp")}
     registered = next(e for e in entries if e.get("command") == "RegisterReferral")
     assert (registered["case"], registered["actor"]) == ("TSCP-2026-001", "bm")
     refused = next(e for e in entries if e["event"] == "command.refused")

@@ -57,8 +57,8 @@ async def ready(client: TestClient) -> tuple[int, dict]:
     return answer.status, await answer.json()
 
 
-async def test_livez_answers_without_the_database(cfg: AppConfig, clock: ManualClock, tmp_path: Path) -> None:
-    broken = Service.create(cfg, clock, f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+async def test_livez_answers_without_the_database(cfg: AppConfig, clock: ManualClock) -> None:
+    broken = Service.create(cfg, clock, "postgresql+psycopg://nobody@127.0.0.1:1/nothing")  # nothing listens
     client = await serve(broken, Ops())
     try:
         live = await client.get("/livez")
