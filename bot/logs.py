@@ -72,9 +72,10 @@ class HidePayloads(logging.Filter):
     So below INFO only panelbot's own lines pass, and the database drivers only warn and err."""
 
     DRIVERS = ("aiosqlite", "sqlalchemy", "psycopg")
+    TICKS = ("apscheduler.executors",)  # two lines per tick, every 5 s, that no one needs: warnings only
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _under(record.name, self.DRIVERS):
+        if _under(record.name, self.DRIVERS + self.TICKS):
             return record.levelno >= logging.WARNING
         return record.levelno >= logging.INFO or _under(record.name, ("panelbot",))
 

@@ -129,3 +129,15 @@ async def test_slack_requests_log_request_id_case_and_actor_but_no_secret(steps:
         leaks = [f"{e['logger']}: {e['event'][:300]}" for e in entries if secret in json.dumps(e, ensure_ascii=False)]
         assert secret not in text, f"the log shows {secret!r}: {leaks}"
     assert HEALTH not in {e.get("actor") for e in entries}
+
+
+def test_library_chatter_is_dropped_and_panelbot_debug_kept(json_log: io.StringIO) -> None:
+    logging.getLogger("aiosqlite").debug("executing INSERT … ('Zebedee',)")
+    logging.getLogger("slack_sdk.web.async_base_client").debug("Sending a request - json: {rationale}")
+    logging.getLogger("apscheduler.executors.default").info('Running job "Ticker.safe_tick"')
+    logging.getLogger("aiosqlite").warning("database is locked")
+    logging.getLogger("panelbot.delivery").debug("claimed 3 rows")
+    assert [(e["logger"], e["level"]) for e in lines(json_log)] == [
+        ("aiosqlite", "warning"),
+        ("panelbot.delivery", "debug"),
+    ]
