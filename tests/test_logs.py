@@ -65,8 +65,14 @@ def json_log() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    ours = [logging.getLogger(name) for name in list(logging.Logger.manager.loggerDict) if name.startswith("panelbot")]
+    levels = [logger.level for logger in ours]
+    for logger in ours:
+        logger.setLevel(logging.NOTSET)  # as serve has them: a library (Bolt) may have copied a test's root level
     logs.configure("json", logging.DEBUG, stream=buffer)
     yield buffer
+    for logger, was in zip(ours, levels, strict=True):
+        logger.setLevel(was)
     for handler in list(root.handlers):
         root.removeHandler(handler)
     for handler in handlers:

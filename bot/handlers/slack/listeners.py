@@ -249,7 +249,7 @@ class SlackHandlers:
 def build_bolt_app(service: Service, settings: Settings) -> AsyncApp:
     """The Bolt app with every listener; the same app serves HTTP and Socket Mode."""
     client = AsyncWebClient(token=reveal(settings.slack_bot_token), base_url=api_base_url(settings.slack_api_url))
-    app = AsyncApp(client=client, signing_secret=reveal(settings.slack_signing_secret) or "", name="panelbot")
+    app = AsyncApp(client=client, signing_secret=reveal(settings.slack_signing_secret) or "", name="panelbot.slack")
     handlers = SlackHandlers(service)
     app.action(BUTTONS)(handlers.on_button)
     app.action("pathway")(handlers.on_modal_choice)
