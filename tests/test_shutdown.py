@@ -111,7 +111,7 @@ async def test_sigterm_mid_delivery_then_restart_sends_everything_once(tmp_path:
     slack_rows = sum(outbox_states(db).values())
     assert slack_rows >= 4
 
-    fake = FakeSlackApi()
+    fake = FakeSlackApi(now=time.time)  # serve runs on the system clock: Slack timestamps follow it
     await fake.start()
     fake.fail("chat.postMessage", delay=slow)  # the first message: slow, but it lands
     serve = Serve(tmp_path, fake)
