@@ -197,13 +197,20 @@ def cspr_cmd(
     by: ByOpt,
     decided: Annotated[str | None, typer.Option(help="Date the local CSPR was decided (ISO).")] = None,
     publication: Annotated[str | None, typer.Option(help="Recorded publication date (ISO).")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="The independent reviewer's name, when appointed.")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Record a local CSPR's decision date and/or publication date; opens its deadlines."""
+    """Record a local CSPR's decision date, publication date and/or reviewer; opens its deadlines."""
     from bot.flows.commands import RecordCspr
     from bot.flows.timelines.plan import record_cspr
 
-    data = {"by": by, "ref": ref, "decided_on": _date(decided), "publication_on": _date(publication)}
+    data = {
+        "by": by,
+        "ref": ref,
+        "decided_on": _date(decided),
+        "publication_on": _date(publication),
+        "reviewer": reviewer,
+    }
     cmd = _command(RecordCspr, data)
     case = _run(config, lambda svc: svc.run(record_cspr, cmd))
     out.print(

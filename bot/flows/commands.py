@@ -211,10 +211,11 @@ class RecordCspr(Command):
     ref: Ref
     decided_on: dt.date | None = None
     publication_on: dt.date | None = None
+    reviewer: Short | None = None  # the independent reviewer, when appointed
 
     @model_validator(mode="after")
     def _something(self) -> RecordCspr:
-        if self.decided_on is None and self.publication_on is None:
+        if self.decided_on is None and self.publication_on is None and self.reviewer is None:
             raise PydanticCustomError(
                 "cspr_dates", "give the decision date, the publication date or both", {"fields": ["decided_on"]}
             )

@@ -318,3 +318,17 @@ def action_assigned(env: Env, case: Case, ob: Obligation, person: Person) -> Mes
         facts=obligation_facts(env, case, ob),
         actions=actions_for(env, case, ob, person),
     )
+
+
+def cspr_late(env: Env, case: Case, ob: Obligation, limit: dt.date) -> Message:
+    return Message(
+        kind="cspr_late",
+        ref=case.ref,
+        title=f"RED: {case.ref}: the local CSPR will be published after {limit.strftime('%d %b %Y')}",
+        text=(
+            "A local CSPR's final report is due within 6 months of the decision (003). Please send the National "
+            "Panel the reasons for the delay."
+        ),
+        facts=obligation_facts(env, case, ob),
+        actions=[done_button(case, ob)],
+    )

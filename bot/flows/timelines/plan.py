@@ -332,6 +332,7 @@ async def record_cspr(cmd: RecordCspr, uow: UnitOfWork, env: Env) -> Case:
     require_role(person, Role.BUSINESS_MANAGER)
     case = await load_case(uow, cmd.ref, lock=True)
     cspr = env.cfg.process.cspr
+    await _require_cspr_source(uow, case)
     if cmd.decided_on is not None and case.cspr_decided_on not in (None, cmd.decided_on):
         raise Conflict(f"{case.ref}'s local CSPR is already recorded as decided on {case.cspr_decided_on}.")
     if cmd.decided_on is not None and case.cspr_decided_on is None:
@@ -343,26 +344,64 @@ async def record_cspr(cmd: RecordCspr, uow: UnitOfWork, env: Env) -> Case:
         if case.cspr_decided_on is None:
             raise Conflict(f"Record when {case.ref}'s local CSPR was decided before its publication date.")
         await _set_publication(uow, env, case, person, cmd.publication_on)
+    if cmd.reviewer is not None and cmd.reviewer != case.cspr_reviewer:
+        await _reviewer_appointed(uow, env, case, cmd.reviewer)
     dates = {"decided_on": _iso(cmd.decided_on), "publication_on": _iso(cmd.publication_on)}
-    audit(uow, env, person.id, "cspr_recorded", case, **dates)
+    audit(uow, env, person.id, "cspr_recorded", case, reviewer=cmd.reviewer, **dates)
     return case
+
+
+async def _require_cspr_source(uow: UnitOfWork, case: Case) -> None:
+    """A local CSPR follows a Rapid Review (003): refused on a case whose decision does not lead to one,
+    or whose Rapid Review outcome found the criteria unmet and recommended something else."""
+    pathway = await uow.session.scalar(
+        select(Decision.pathway).where(Decision.case_id == case.id).order_by(Decision.id.desc()).limit(1)
+    )
+    if pathway != "rapid_review" and case.rr_day1 is None:
+        raise Conflict(f"{case.ref} has no Rapid Review decision, so no local CSPR follows from it.", ref=case.ref)
+    outcome = await uow.session.scalar(select(RapidReviewOutcome).where(RapidReviewOutcome.case_id == case.id))
+    if outcome is not None and outcome.recommendation != "local_cspr" and not outcome.cspr_criteria_met:
+        raise Conflict(f"{case.ref}'s Rapid Review did not recommend a local CSPR.", ref=case.ref)
+
+
+async def _reviewer_appointed(uow: UnitOfWork, env: Env, case: Case, reviewer: str) -> None:
+    """003: the independent reviewer's name goes to the National Panel, Ofsted and the DfE when appointed."""
+    case.cspr_reviewer = reviewer
+    what = f"Local CSPR: tell the National Panel, Ofsted and the DfE the independent reviewer's name ({reviewer})"
+    n = await _count(uow, case, "cspr_reviewer") + 1
+    due = env.cal.due_after(env.now(), env.cfg.process.delay_notice_due)
+    await _open_for_bm(uow, env, case, f"cspr:reviewer:{n}", "cspr_reviewer", what, due)
 
 
 async def _set_publication(uow: UnitOfWork, env: Env, case: Case, person: Person, published: dt.date) -> None:
     cspr = env.cfg.process.cspr
     if case.cspr_publication_on is not None:
         old = case.cspr_publication_on.isoformat()
-        for key in (f"cspr:copy:{old}", f"cspr:publish:{old}"):
+        for key in (f"cspr:copy:{old}", f"cspr:publish:{old}", f"cspr:available:{old}", f"cspr:late:{old}"):
             await close_obligation(uow, env, case, key, person.id, "cancelled", "publication date changed")
     case.cspr_publication_on = published
     n = cspr.copy_working_days_before_publication
     copy_due = env.cal.end_of_day(env.cal.add_working_days(published, -n))
-    what = f"Local CSPR: final report to the National Panel and the Secretary of State ({n} working days before)"
+    what = (
+        "Local CSPR: final report to the National Panel and the Secretary of State, and a copy to Ofsted "
+        f"({n} working days before publication)"
+    )
     await _open_for_bm(uow, env, case, f"cspr:copy:{published.isoformat()}", "cspr", what, copy_due)
     until = add_months(published, cspr.published_months).strftime("%d %b %Y")
     what = f"Local CSPR: publish the final report (and keep it published until at least {until})"
     publish_due = env.cal.end_of_day(published)
     await _open_for_bm(uow, env, case, f"cspr:publish:{published.isoformat()}", "cspr", what, publish_due)
+    available = env.cal.end_of_day(add_months(published, cspr.published_months))
+    what = f"Local CSPR: the report has been available for {cspr.published_months} months; confirm it stayed published"
+    await _open_for_bm(uow, env, case, f"cspr:available:{published.isoformat()}", "cspr", what, available)
+    assert case.cspr_decided_on is not None
+    limit = env.cal.months_after(case.cspr_decided_on, cspr.report_months)
+    if published > limit:  # later than 6 months after the decision: the National Panel wants the reasons
+        what = f"Local CSPR: send the National Panel the reasons publication is later than {limit.strftime('%d %b %Y')}"
+        due = env.cal.due_after(env.now(), env.cfg.process.delay_notice_due)
+        ob = await _open_for_bm(uow, env, case, f"cspr:late:{published.isoformat()}", "cspr_late", what, due)
+        for bm in env.cfg.holders(Role.BUSINESS_MANAGER):
+            post(uow, env, bm, notices.cspr_late(env, case, ob, limit), f"cspr_late:{ob.id}:{bm.id}", case)
 
 
 async def record_complaint(cmd: RecordComplaint, uow: UnitOfWork, env: Env) -> Obligation:
