@@ -145,3 +145,22 @@ async def test_rotation_through_the_cli(service: Service, store: str, monkeypatc
     assert shown.details == {"forenames": "Legacy"}
     [rotation] = await audits(service, "data_keys_rotated")
     assert rotation.actor == "bm" and rotation.details["keys"] == 2 and new not in str(rotation.details)
+
+
+async def test_part_a_for_the_business_manager_open_locked_and_audited(service: Service, store: str):
+    key = Keyring.generate()
+    case = await refer(with_keys(service, Keyring.parse(key)), child=CHILD, referrer=REFERRER)
+
+    def cli(*args: str, key: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, ["case", "part-a", case.ref, *args, *CONFIG], env={"PANELBOT_DATA_KEY": key})
+        assert result.exit_code == code, result.output
+        return result.output
+
+    opened = await asyncio.to_thread(cli, key=key)
+    assert "forenames: Zebedee" in opened and "nhs number: 9434765919" in opened
+    assert "Locked" in await asyncio.to_thread(cli, key="")
+    assert "Cannot be opened" in await asyncio.to_thread(cli, key=Keyring.generate())
+    assert "Only the business manager" in await asyncio.to_thread(cli, "--by", "la-dsp", key=key, code=1)
+    reads = await audits(service, "part_a_read")
+    assert [r.details["state"] for r in reads] == ["open", "locked", "wrong_key"]
+    assert all("Zebedee" not in str(r.details) for r in reads)

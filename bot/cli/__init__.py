@@ -218,6 +218,22 @@ def case_show(
         render.fresh_links(out, made)
 
 
+@case_app.command("part-a")
+def case_part_a(ref: str, by: ByOpt = None, config: ConfigOpt = None) -> None:
+    """Part A section 4 (the child's details) for the Business Manager; audited. Locked without PANELBOT_DATA_KEY."""
+    from bot.flows.personal import ReadPartA, read_part_a
+
+    cfg = config_or_exit(config)
+    by = by or cfg.holders(Role.BUSINESS_MANAGER)[0].id
+    case_ref, shown = run_with_service(config, lambda svc: svc.run(read_part_a, ReadPartA(by=by, ref=ref)))
+    out.print(f"{case_ref} — Part A section 4 (confidential: never paste it into chat or e-mail)", highlight=False)
+    if not shown.readable:
+        out.print(shown.notice, highlight=False)
+        return
+    for name, value in (shown.details or {}).items():
+        out.print(f"  {name.replace('_', ' ')}: {value}", highlight=False, markup=False)
+
+
 @case_app.command("ask-referrer")
 def case_ask_referrer(
     ref: str,

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot import sealing
+from bot.config import Role
 from bot.flows import disclosure
-from bot.flows.common import Env, FlowError
+from bot.flows.commands import Command, Ref
+from bot.flows.common import Env, FlowError, audit, load_case, person_or_refuse, require_role
 from bot.sealing import Seal
 from storage.models import Case, Child
 from storage.uow import UnitOfWork
@@ -94,6 +96,23 @@ async def part_a(uow: UnitOfWork, env: Env, case: Case) -> PartA:
         return PartA("open", {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in legacy.items()})
     state, data = sealing.read(env.data_keys, child.sealed)
     return PartA(state.value, data)
+
+
+class ReadPartA(Command):
+    """The Business Manager opens a case's Part A section 4 (an audited read)."""
+
+    ref: Ref
+
+
+async def read_part_a(cmd: ReadPartA, uow: UnitOfWork, env: Env) -> tuple[str, PartA]:
+    """Part A for the Business Manager, or why it cannot be shown (locked, wrong key, erased); audited
+    either way, with how it read and never what it holds."""
+    person = person_or_refuse(env, cmd.by)
+    require_role(person, Role.BUSINESS_MANAGER)
+    case = await load_case(uow, cmd.ref)
+    shown = await part_a(uow, env, case)
+    audit(uow, env, person.id, "part_a_read", case, state=shown.state)
+    return case.ref, shown
 
 
 async def refuse_part_a(uow: UnitOfWork, env: Env, case: Case, **texts: str | None) -> None:
