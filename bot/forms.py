@@ -19,6 +19,7 @@ class Field:
     min_length: int | None = None
     max_length: int | None = None
     hint: str | None = None
+    section: str | None = None  # a heading the web form shows above this field (Part A's numbered parts)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,149 @@ REFERRAL = Form(
     ),
 )
 
+CSPR = Form(
+    "cspr",
+    "Local CSPR dates",
+    "Record dates",
+    (
+        Field("decided_on", "Date the local CSPR was decided on", "date", required=False),
+        Field(
+            "publication_on",
+            "Planned publication date",
+            "date",
+            required=False,
+            hint="The copy to the National Panel and the Secretary of State falls due 7 working days before.",
+        ),
+    ),
+)
+
+COMPLAINT = Form(
+    "complaint",
+    "Record a complaint",
+    "Record complaint",
+    (
+        Field("received_on", "Date the complaint was received", "date", required=False, hint="Leave empty for today."),
+        Field(
+            "summary",
+            "A few words about it",
+            "text",
+            required=False,
+            max_length=200,
+            hint="Nothing that identifies anyone: this shows in reminders.",
+        ),
+    ),
+)
+
+SCRUTINY_RECORD = Form(
+    "scrutiny_record",
+    "Record a scrutiny view",
+    "Record view",
+    (
+        Field(
+            "verdict", "Their view of the outcome", "choice", options=(("concur", "Concur"), ("disagree", "Disagree"))
+        ),
+        Field(
+            "comment",
+            "What they said",
+            "multiline",
+            required=False,
+            max_length=RATIONALE_MAX,
+            hint="Needed for a disagreement (at least 10 characters).",
+        ),
+    ),
+)
+
 FORMS = {
     f.name: f
-    for f in (VOTE, DISAGREE, CONSULTATION, REFERRER_ANSWER, MILESTONE_DONE, DELAY, REFERRAL, OUTCOME, SIGNOFF_AMEND)
+    for f in (
+        VOTE,
+        DISAGREE,
+        CONSULTATION,
+        REFERRER_ANSWER,
+        MILESTONE_DONE,
+        DELAY,
+        REFERRAL,
+        OUTCOME,
+        SIGNOFF_AMEND,
+        CSPR,
+        COMPLAINT,
+    )
 }
+
+# Part A of the referral form (004 Appendix A), every field, as the desk shows it. Section 4 (the
+# child's details) is stored apart (`children`) and shown only to `web.part_a_readers`.
+_S1, _S2, _S3 = "1. Details of individual making referral", "2. Brief description of event", "3. Abuse"
+_S4, _S5 = "4. Details of the child or young person", "5. Work undertaken by the referrer's agency"
+_S6, _S7 = "6. Why this case should be reviewed", "7. Additional information"
+_SP = "For the panel"
+PART_A = Form(
+    "part_a",
+    "Register a referral (Part A)",
+    "Register referral",
+    (
+        Field("referrer_name", "Name", "text", max_length=200, section=_S1),
+        Field("referrer_role", "Role", "text", required=False, max_length=200, section=_S1),
+        Field("referrer_agency", "Agency", "text", required=False, max_length=200, section=_S1),
+        Field("referrer_phone", "Telephone number", "text", required=False, max_length=64, section=_S1),
+        Field(
+            "referrer_email",
+            "E-mail address",
+            "text",
+            required=False,
+            max_length=200,
+            hint="The referrer is told the outcome by e-mail.",
+            section=_S1,
+        ),
+        Field("incident_date", "Date of incident prompting referral", "date", required=False, section=_S1),
+        Field(
+            "received_at",
+            "Date and time referred to the partnership",
+            "datetime",
+            required=False,
+            hint="Leave empty for now; London time.",
+            section=_S1,
+        ),
+        Field("event_description", "Brief description of event leading to referral", "multiline", False, section=_S2),
+        Field("abuse_detail", "Detail of the known or suspected abuse", "multiline", False, section=_S3),
+        Field("child_last_name", "Last name(s)", "text", required=False, max_length=200, section=_S4),
+        Field("child_forenames", "Forename(s)", "text", required=False, max_length=200, section=_S4),
+        Field("child_other_names", "Other names used", "text", required=False, max_length=200, section=_S4),
+        Field("child_date_of_birth", "Date of birth", "date", required=False, section=_S4),
+        Field("child_nhs_number", "NHS number", "text", required=False, max_length=12, section=_S4),
+        Field("child_age", "Age (if date of birth not known)", "text", required=False, max_length=32, section=_S4),
+        Field("child_gender", "Gender", "text", required=False, max_length=64, section=_S4),
+        Field("child_ethnicity", "Ethnicity", "text", required=False, max_length=128, section=_S4),
+        Field("child_disability", "Any known disability", "multiline", required=False, section=_S4),
+        Field("child_home_address", "Home address", "multiline", required=False, section=_S4),
+        Field("child_carers", "Details of parents or carers", "multiline", required=False, section=_S4),
+        Field("agency_work", "Brief summary of work undertaken by the agency", "multiline", False, section=_S5),
+        Field(
+            "review_reason",
+            "Why, in the referrer's opinion, should this case be reviewed?",
+            "multiline",
+            False,
+            section=_S6,
+        ),
+        Field(
+            "additional_info",
+            "Additional information",
+            "multiline",
+            required=False,
+            hint="For example: is there media interest, are there criminal proceedings?",
+            section=_S7,
+        ),
+        Field(
+            "panel_summary",
+            "Summary for the panel (no names, no addresses)",
+            "multiline",
+            min_length=RATIONALE_MIN,
+            max_length=RATIONALE_MAX,
+            hint="This is what panel members see in chat and on the case page.",
+            section=_SP,
+        ),
+    ),
+)
+
+# Forms only the desk shows (too long for a Slack modal, or only for the Business Manager's desk).
+WEB_FORMS = {f.name: f for f in (PART_A, SCRUTINY_RECORD)}
+ALL_FORMS = {**FORMS, **WEB_FORMS}

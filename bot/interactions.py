@@ -17,7 +17,9 @@ from bot import forms
 from bot.flows.commands import (
     CastVote,
     MarkDone,
+    RecordComplaint,
     RecordConsultation,
+    RecordCspr,
     RecordDelay,
     RecordNotificationSent,
     RecordOutcome,
@@ -47,6 +49,7 @@ class Reply:
     errors: dict[str, str] = field(default_factory=dict)  # per form field, to show inline
     result: Any = None
     ref: str | None = None
+    code: str | None = None  # why it failed: invalid | not_found | refused | conflict (`FlowError.code`)
 
 
 # Which form a button opens; buttons not listed here act at once.
@@ -102,7 +105,8 @@ def _consultation(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
 
 def _referral(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
     referrer = {k.removeprefix("referrer_"): v.pop(k) for k in list(v) if k.startswith("referrer_")}
-    return RegisterReferral(by=by, referrer=referrer, **v)
+    child = {k.removeprefix("child_"): v.pop(k) for k in list(v) if k.startswith("child_")}
+    return RegisterReferral(by=by, referrer=referrer, child=child, **v)
 
 
 def _outcome(by: str, ref: str, v: dict[str, Any]) -> BaseModel:
@@ -156,6 +160,14 @@ SUBMISSIONS: dict[str, Interaction] = {
         panel.record_scrutiny,
         lambda env, r: "Your disagreement is recorded; the Business Manager will arrange a meeting with the panel.",
     ),
+    forms.SCRUTINY_RECORD.name: Interaction(
+        lambda by, ref, v: RecordScrutiny(by=by, ref=ref, **v),
+        panel.record_scrutiny,
+        lambda env, r: (
+            f"Recorded: {env.cfg.person(r.person_id).name if env.cfg.person(r.person_id) else r.person_id} "
+            f"{'concurs with' if r.verdict == 'concur' else 'disagrees with'} the outcome."
+        ),
+    ),
     forms.CONSULTATION.name: Interaction(
         _consultation,
         panel.record_consultation,
@@ -168,6 +180,19 @@ SUBMISSIONS: dict[str, Interaction] = {
     ),
     forms.REFERRAL.name: Interaction(
         _referral, panel.register_referral, lambda env, case: f"Referral registered as {case.ref}."
+    ),
+    forms.PART_A.name: Interaction(
+        _referral, panel.register_referral, lambda env, case: f"Referral registered as {case.ref}."
+    ),
+    forms.CSPR.name: Interaction(
+        lambda by, ref, v: RecordCspr(by=by, ref=ref, **v),
+        plan.record_cspr,
+        lambda env, case: f"{case.ref}: the local CSPR's dates are recorded.",
+    ),
+    forms.COMPLAINT.name: Interaction(
+        lambda by, ref, v: RecordComplaint(by=by, ref=ref, **v),
+        plan.record_complaint,
+        lambda env, ob: f"Complaint recorded: a written response is due by {env.local(ob.due_at)}.",
     ),
     forms.MILESTONE_DONE.name: Interaction(
         _milestone_done, plan.mark_done, lambda env, ob: f"Recorded as done: {ob.what}."
@@ -225,13 +250,20 @@ class Prepared:
 
 
 # Values a form carries from the button that opened it, besides its own fields (a milestone's key).
-CARRIED: dict[str, frozenset[str]] = {forms.MILESTONE_DONE.name: frozenset({"key"})}
+# Whose it is and how it was given, when the Business Manager records it for someone (the flow checks
+# that the sender is a Business Manager: a value smuggled in by anyone else is refused there).
+BEHALF = frozenset({"on_behalf_of", "method"})
+CARRIED: dict[str, frozenset[str]] = {
+    forms.MILESTONE_DONE.name: frozenset({"key"}) | BEHALF,
+    forms.VOTE.name: BEHALF,
+    forms.SCRUTINY_RECORD.name: BEHALF,
+}
 
 
 def accepted_values(form_name: str, values: dict[str, Any]) -> dict[str, str]:
     """Only the form's own fields and what it carries, and only text: a value smuggled in under any
     other name (`by`, `ref`, …) or of another type is dropped, so it can never reach the command."""
-    form = forms.FORMS[form_name]
+    form = forms.ALL_FORMS[form_name]
     allowed = {f.name for f in form.fields} | CARRIED.get(form_name, frozenset())
     dropped = sorted(str(k) for k, v in values.items() if k not in allowed or not isinstance(v, str | None))
     if dropped:
@@ -255,7 +287,8 @@ async def carry_out(service: Service, prepared: Prepared) -> Reply:
         result = await service.run(interaction.flow, prepared.command)
     except FlowError as exc:
         field_name = exc.details.get("field")  # a flow's refusal about one field (free text naming the child)
-        return Reply(False, exc.message, errors={field_name: exc.message} if field_name else {}, ref=ref)
+        errors = {field_name: exc.message} if field_name else {}
+        return Reply(False, exc.message, errors=errors, ref=ref, code=exc.code)
     return Reply(True, interaction.describe(service.env, result), result=result, ref=getattr(result, "ref", ref))
 
 
@@ -277,7 +310,7 @@ def _prepare(interaction: Interaction, person_id: str, ref: str, values: dict) -
         cmd = interaction.build(person_id, ref, values)
     except ValidationError as exc:
         errors = field_errors(exc)
-        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref)
+        return Reply(False, "Please correct the highlighted fields.", errors=errors, ref=ref, code="invalid")
     return Prepared(interaction, cmd, ref)
 
 

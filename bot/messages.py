@@ -64,6 +64,7 @@ class Message(BaseModel):
     facts: list[Fact] = []
     actions: list[Action] = []
     meeting: Meeting | None = None
+    link: str | None = None  # the case page on the desk (`web.base_url` set): for roster people only
 
     def plain_text(self) -> str:
         """The message as plain text: e-mail bodies, the console, notifications' fallback text."""
@@ -74,6 +75,8 @@ class Message(BaseModel):
             lines += [""] + [f"{f.label}: {f.value}" for f in self.facts]
         if self.actions:
             lines += ["", "Actions: " + ", ".join(a.label for a in self.actions)]
+        if self.link:
+            lines += ["", f"The case on the desk: {self.link}"]
         return "\n".join(lines)
 
 

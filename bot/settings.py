@@ -58,6 +58,17 @@ class Settings(BaseSettings):
         key = reveal(self.panelbot_link_key)
         return key.encode("utf-8") if key else None
 
+    # The desk (web front). Dev sign-in ("sign in as" anyone on the roster) is for loopback only.
+    panelbot_web_dev_login: bool = False
+    panelbot_web_session_key: SecretStr | None = None  # >= 32 characters; shared by replicas
+    panelbot_web_oidc_issuer: str | None = None  # https://login.microsoftonline.com/<tenant id>/v2.0
+    panelbot_web_oidc_client_id: str | None = None
+    panelbot_web_oidc_client_secret: SecretStr | None = None
+
+    @property
+    def web_oidc_enabled(self) -> bool:
+        return bool(self.panelbot_web_oidc_issuer and self.panelbot_web_oidc_client_id)
+
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)

@@ -57,7 +57,15 @@ async def case_view(uow: UnitOfWork, env: Env, ref: str) -> dict[str, Any]:
         "votes": [_vote(v, round_no[v.round_id], env) for v in votes],
         "decisions": [_decision(d, round_no[d.round_id]) for d in decisions],
         "scrutiny": [
-            {"by": s.person_id, "verdict": s.verdict, "comment": s.comment, "at": iso(s.at)} for s in scrutiny
+            {
+                "by": s.person_id,
+                "verdict": s.verdict,
+                "comment": s.comment,
+                "at": iso(s.at),
+                "recorded_by": s.recorded_by,
+                "record_method": s.record_method,
+            }
+            for s in scrutiny
         ],
         "messages": [_message(m) for m in messages],
     }
@@ -77,6 +85,8 @@ def _vote(v: Vote, round_number: int, env: Env) -> dict[str, Any]:
         "harm_basis": v.harm_basis,
         "time": iso(v.cast_at),
         "after_decision": v.after_decision,
+        "recorded_by": v.recorded_by,  # the Business Manager who recorded it for the voter, if anyone
+        "record_method": v.record_method,
     }
 
 
@@ -95,6 +105,8 @@ def _decision(d: Decision, round_number: int) -> dict[str, Any]:
 
 def _message(m: OutboxMessage) -> dict[str, Any]:
     return {
+        "id": m.id,
+        "last_error": m.last_error,
         "at": iso(m.created_at),
         "kind": m.kind,
         "to": m.person_id or m.address,

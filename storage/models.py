@@ -170,6 +170,9 @@ class Vote(Base):
     cast_at: Mapped[dt.datetime]
     after_decision: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Given by phone, e-mail or in a meeting and recorded by the Business Manager: who recorded it, and how.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    record_method: Mapped[str | None] = mapped_column(String(16))
 
 
 class Decision(Base):
@@ -196,6 +199,9 @@ class Scrutiny(Base):
     verdict: Mapped[str] = mapped_column(String(16))  # concur | disagree
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime]
+    # Given by phone, e-mail or in a meeting and recorded by the Business Manager: who recorded it, and how.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    record_method: Mapped[str | None] = mapped_column(String(16))
 
 
 class RapidReviewOutcome(Base):
@@ -253,6 +259,9 @@ class Obligation(Base):
     done_at: Mapped[dt.datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
+    # Given by phone, e-mail or in a meeting and recorded by the Business Manager: who recorded it, and how.
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    record_method: Mapped[str | None] = mapped_column(String(16))
 
 
 class Reminder(Base):

@@ -116,12 +116,18 @@ def serve(
     ] = False,
 ) -> None:
     """Run the web server (Slack, Teams, /healthz), the reminders and the delivery loop."""
+    from bot.handlers.web.session import is_loopback
     from bot.runtime import serve as run_server
     from storage.migrate import SchemaBehind
 
     cfg = config_or_exit(config)
     env = settings()
     data_keys()  # a malformed PANELBOT_DATA_KEY stops here, with one line
+    if env.panelbot_web_dev_login and not is_loopback(host):
+        fail(
+            f"PANELBOT_WEB_DEV_LOGIN=true lets anyone sign in as anyone; serve refuses it on {host}. "
+            "Bind to 127.0.0.1 (the default) or switch it off and configure Entra ID sign-in."
+        )
     if socket_mode and not (env.slack_bot_token and env.slack_app_token):
         fail("--socket-mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (an xapp-… app-level token)")
     logs.configure(env.panelbot_log_format)

@@ -111,7 +111,28 @@ class RegisterReferral(Command):
         return self
 
 
-class CastVote(Command):
+RecordMethod = Literal["phone", "email", "meeting"]
+RECORD_METHODS: dict[str, str] = {"phone": "by phone", "email": "by e-mail", "meeting": "in a meeting"}
+
+
+class OnBehalf(BaseModel):
+    """What a person said by phone, by e-mail or in a meeting, recorded for them by the Business
+    Manager: `by` records it, `on_behalf_of` is whose it is. The flow checks both people."""
+
+    on_behalf_of: str | None = None
+    method: RecordMethod | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> OnBehalf:
+        if (self.on_behalf_of is None) != (self.method is None):
+            missing = "method" if self.method is None else "on_behalf_of"
+            raise PydanticCustomError(
+                "on_behalf", "say whose this is and how they gave it (phone, e-mail or meeting)", {"fields": [missing]}
+            )
+        return self
+
+
+class CastVote(Command, OnBehalf):
     ref: Ref
     pathway: Pathway
     notifiable: bool
@@ -133,7 +154,7 @@ class CastVote(Command):
         return self
 
 
-class RecordScrutiny(Command):
+class RecordScrutiny(Command, OnBehalf):
     ref: Ref
     verdict: Literal["concur", "disagree"]
     comment: SharedText | None = None
@@ -191,7 +212,7 @@ def _readable(err: dict) -> str:
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=96)]
 
 
-class MarkDone(Command):
+class MarkDone(Command, OnBehalf):
     """Mark an obligation done: its owner, or the Business Manager recording what happened."""
 
     ref: Ref
@@ -314,3 +335,10 @@ class RecordScrutinyMeeting(Command):
     ref: Ref
     outcome: Literal["decision_stands", "decision_changed"]
     rationale: Rationale
+
+
+class ResendMessage(Command):
+    """Send a message that failed once more (the Business Manager, from the case page)."""
+
+    ref: Ref
+    message_id: int = Field(ge=1)

@@ -109,7 +109,16 @@ def post(
         channel, address = channel_address(person)
     else:
         address = {"slack": person.slack, "teams": person.teams, "email": person.email}[channel] or person.email
+    page = case_page(env, message.ref)
+    if page and message.link is None:
+        message = message.model_copy(update={"link": page})
     queue_row(uow, env, channel, address, person.id, message, key, case, replaces_key)
+
+
+def case_page(env: Env, ref: str | None) -> str | None:
+    """The case's page on the desk, when the desk's public address (`web.base_url`) is configured."""
+    base = env.cfg.web.base_url
+    return f"{base.rstrip('/')}/cases/{ref}" if base and ref else None
 
 
 def post_email(uow: UnitOfWork, env: Env, address: str, message: Message, key: str, case: Case | None) -> None:
@@ -189,6 +198,26 @@ def person_or_refuse(env: Env, person_id: str) -> Person:
     if person is None:
         raise Refused(f"{person_id!r} is not on the partnership's roster.")
     return person
+
+
+def acting_for(env: Env, cmd: Any) -> tuple[Person, Person | None]:
+    """Whose act a command is, and who recorded it for them: only a Business Manager records what
+    someone else said (by phone, e-mail or in a meeting). Without `on_behalf_of`, `by` acts."""
+    by = person_or_refuse(env, cmd.by)
+    target_id = getattr(cmd, "on_behalf_of", None)
+    if target_id is None:
+        return by, None
+    if not by.has(Role.BUSINESS_MANAGER):
+        raise Refused(f"Only the Business Manager can record something on someone's behalf; {by.name} is not.")
+    target = person_or_refuse(env, target_id)
+    if target.id == by.id:
+        raise FlowError("Record your own actions directly, not on your own behalf.", field="on_behalf_of")
+    return target, by
+
+
+def behalf_details(recorder: Person | None, cmd: Any) -> dict[str, Any]:
+    """What an audit event adds when someone else recorded it: both people are in the event."""
+    return {"recorded_by": recorder.id, "method": cmd.method} if recorder is not None else {}
 
 
 def require_role(person: Person, *roles: Role) -> None:

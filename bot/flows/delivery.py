@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import Channel, Person, Role
-from bot.flows.common import Env, post
+from bot.flows.commands import ResendMessage
+from bot.flows.common import Conflict, Env, NotFound, audit, load_case, person_or_refuse, post, require_role
 from bot.messages import Fact, Message
+from bot.states import OutboxState
 from storage.models import CalendarEvent, Case, OutboxMessage
 from storage.uow import UnitOfWork
 
@@ -104,3 +106,22 @@ async def record_calendar_event(uow: UnitOfWork, env: Env, row: OutboxMessage, s
         event = CalendarEvent(case_id=case_id, purpose=purpose, transaction_id=transaction_id, created_at=env.now())
         uow.session.add(event)
     event.graph_event_id, event.join_url = sent.get("event_id"), sent.get("join_url")
+
+
+async def resend(cmd: ResendMessage, uow: UnitOfWork, env: Env) -> OutboxMessage:
+    """A failed message goes back in the queue, due now, with its attempts reset; audited."""
+    person = person_or_refuse(env, cmd.by)
+    require_role(person, Role.BUSINESS_MANAGER)
+    case = await load_case(uow, cmd.ref)
+    row = await uow.session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.id == cmd.message_id, OutboxMessage.case_id == case.id)
+        .with_for_update()
+    )
+    if row is None:
+        raise NotFound(f"{case.ref} has no message {cmd.message_id}.")
+    if row.state != OutboxState.FAILED:
+        raise Conflict(f"Only a message that failed can be sent again; this one is {row.state}.")
+    row.state, row.attempts, row.next_attempt_at, row.claimed_by = OutboxState.PENDING, 0, env.now(), None
+    audit(uow, env, person.id, "message_resent", case, message=row.key, channel=row.channel, error=row.last_error)
+    return row

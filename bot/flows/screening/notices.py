@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bot.flows.commands import RECORD_METHODS
 from bot.flows.common import Env
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.messages import Action, ActionId, Fact, Message, action_value
@@ -324,4 +325,23 @@ def scrutiny_meeting_outcome(env: Env, case: Case, outcome: str, rationale: str)
         text=rationale
         + ("" if stands else "\n\nThe Business Manager reopens screening to record the changed decision."),
         facts=[Fact(label="Case", value=case.ref)],
+    )
+
+
+CHANGE_LABELS = {ActionId.CHANGE_VOTE: "Change vote", ActionId.DISAGREE: "Disagree", ActionId.CONCUR: "Concur"}
+
+
+def recorded_for_you(env: Env, case: Case, what: str, recorder: str, method: str | None, change: ActionId) -> Message:
+    """To the person something was recorded for, on their own channel, with a way to change it."""
+    how = RECORD_METHODS.get(method or "", "")
+    actions = [Action(id=change, label=CHANGE_LABELS.get(change, "Change"), value=action_value(case.ref))]
+    if change is ActionId.MILESTONE_DONE:
+        actions = []
+    return Message(
+        kind="recorded_for_you",
+        ref=case.ref,
+        title=f"{case.ref}: {recorder} recorded this for you, as you said it {how}".rstrip(),
+        text=f"{what}. If that is not what you said, change it here or tell the Business Manager.",
+        facts=case_facts(env, case),
+        actions=actions,
     )

@@ -23,7 +23,9 @@ from bot.flows.common import (
     Conflict,
     Env,
     Refused,
+    acting_for,
     audit,
+    behalf_details,
     load_case,
     person_or_refuse,
     post,
@@ -33,9 +35,10 @@ from bot.flows.common import (
 from bot.flows.meetings import invite, invited
 from bot.flows.personal import refuse_part_a, seal_child, seal_contact
 from bot.flows.screening import notices, referrer
-from bot.flows.screening.tally import Ballot, Deadlock, Outcome, Pathway, tally
+from bot.flows.screening.tally import PATHWAY_LABELS, Ballot, Deadlock, Outcome, Pathway, tally
 from bot.flows.timelines import plan
 from bot.flows.timelines.chasing import close_obligation, open_obligation, reopen_obligation
+from bot.messages import ActionId
 from bot.states import CaseStatus, ObligationState, RoundState, VoteStatus
 from storage.models import (
     AuditEvent,
@@ -197,7 +200,7 @@ class VoteResult:
 
 
 async def cast_vote(cmd: CastVote, uow: UnitOfWork, env: Env) -> VoteResult:
-    person = person_or_refuse(env, cmd.by)
+    person, recorder = acting_for(env, cmd)
     case = await load_case(uow, cmd.ref)
     if not person.may_vote:
         raise Refused(f"Only an agency's panel member or deputy can vote; {person.name} is neither.", ref=case.ref)
@@ -228,8 +231,13 @@ async def cast_vote(cmd: CastVote, uow: UnitOfWork, env: Env) -> VoteResult:
         abuse_nature=vote.abuse_nature,
         harm_basis=vote.harm_basis,
         version=vote.version,
+        **behalf_details(recorder, cmd),
     )
     await close_obligation(uow, env, case, f"vote:{rnd.number}:{person.agency}", person.id)
+    if recorder is not None:
+        what = f"{env.cfg.agencies[person.agency].name}'s vote: {PATHWAY_LABELS[cmd.pathway]}"
+        message = notices.recorded_for_you(env, case, what, recorder.name, cmd.method, ActionId.CHANGE_VOTE)
+        post(uow, env, person, message, f"recorded_for:vote:{vote.id}:v{vote.version}", case)
     decision = await _count(uow, env, case, rnd)
     if decision is None:
         _tell_agency_vote(uow, env, case, rnd, vote, person)
@@ -238,6 +246,8 @@ async def cast_vote(cmd: CastVote, uow: UnitOfWork, env: Env) -> VoteResult:
 
 def _vote_fields(cmd: CastVote) -> dict[str, object]:
     return dict(
+        recorded_by=cmd.by if cmd.on_behalf_of else None,
+        record_method=cmd.method,
         pathway=cmd.pathway.value,
         notifiable=cmd.notifiable,
         rationale=cmd.rationale,
@@ -627,7 +637,7 @@ async def open_answered_round(cmd: referrer.OpenAnsweredRound, uow: UnitOfWork, 
 
 
 async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scrutiny:
-    person = person_or_refuse(env, cmd.by)
+    person, recorder = acting_for(env, cmd)
     require_role(person, Role.INDEPENDENT_SCRUTINEER, Role.EXECUTIVE_CHAIR)
     case = await load_case(uow, cmd.ref)
     await refuse_part_a(uow, env, case, comment=cmd.comment)
@@ -655,8 +665,23 @@ async def record_scrutiny(cmd: RecordScrutiny, uow: UnitOfWork, env: Env) -> Scr
         return row  # the same answer twice: nothing new
     else:
         row.verdict, row.comment, row.at = cmd.verdict, cmd.comment, env.now()
+    row.recorded_by, row.record_method = (recorder.id, cmd.method) if recorder else (None, None)
     await uow.session.flush()
-    audit(uow, env, person.id, f"scrutiny_{cmd.verdict}", case, decision=decision.id, comment=cmd.comment)
+    audit(
+        uow,
+        env,
+        person.id,
+        f"scrutiny_{cmd.verdict}",
+        case,
+        decision=decision.id,
+        comment=cmd.comment,
+        **behalf_details(recorder, cmd),
+    )
+    if recorder is not None:
+        what = "You concur with the screening outcome" if cmd.verdict == "concur" else "You disagree with the outcome"
+        action = ActionId.DISAGREE if cmd.verdict == "concur" else ActionId.CONCUR
+        message = notices.recorded_for_you(env, case, what, recorder.name, cmd.method, action)
+        post(uow, env, person, message, f"recorded_for:scrutiny:{row.id}:{env.now().isoformat()}", case)
     await close_obligation(uow, env, case, f"scrutiny:{decision.id}", person.id)
     await referrer.send_outcome(uow, env, case, decision)
     if cmd.verdict == "concur":  # 003: the scrutineer "will offer a view to the DSPs"

@@ -221,16 +221,20 @@ async def open_obligations(uow: UnitOfWork) -> dict[int, tuple[Case, list[Obliga
     return grouped
 
 
-def case_status(env: Env, case: Case, obs: list[Obligation], now: dt.datetime) -> dict[str, Any]:
+def case_status(
+    env: Env, case: Case, obs: list[Obligation], now: dt.datetime, rags: list[str | None] | None = None
+) -> dict[str, Any]:
     """A case's RAG, and why: the worst of its open obligations, amber at least when its Rapid
-    Review has no spare working day left."""
+    Review has no spare working day left. `rags`: the obligations' RAGs, when the caller has them
+    (the desk's dashboard works each due time's out once for a thousand cases)."""
     risk = plan_risk(env, case, obs, now)
     note = None
     if case.delay_expected_on is not None:
         note = f"Delay recorded: expected {case.delay_expected_on.strftime('%a %d %b %Y')}"
     elif risk is not None and risk.at_risk:
         note = f"Plan at risk: {risk.left} working days left to the statutory date, the plan needs {risk.need}"
-    status = worst([rag(env, ob, now) for ob in obs] + ([AMBER] if risk is not None and risk.at_risk else []))
+    rags = rags if rags is not None else [rag(env, ob, now) for ob in obs]
+    status = worst(rags + ([AMBER] if risk is not None and risk.at_risk else []))
     return {"rag": status, "note": note, "risk": risk}
 
 
@@ -292,14 +296,16 @@ async def close_obligation(
     by: str | None,
     state: str = ObligationState.DONE,
     note: str | None = None,
+    **details: Any,
 ) -> Obligation | None:
-    """Mark an open obligation done (or cancelled). Closing one that is already closed does nothing."""
+    """Mark an open obligation done (or cancelled). Closing one that is already closed does nothing.
+    `details` go into the audit event (who recorded it for the owner, and how)."""
     row = await uow.session.scalar(select(Obligation).where(Obligation.case_id == case.id, Obligation.key == key))
     if row is None or row.state != ObligationState.OPEN:
         return None
     await cancel_ladder(uow, row)  # reminders before the obligation row: the ticker locks in that order
     row.state, row.done_at, row.done_by, row.note = state, env.now(), by, note
-    audit(uow, env, by or "panelbot", f"obligation_{state}", case, key=key, note=note)
+    audit(uow, env, by or "panelbot", f"obligation_{state}", case, key=key, note=note, **details)
     return row
 
 

@@ -17,9 +17,22 @@ from sqlalchemy import func, select
 from bot.config import Milestone, Person, Role
 from bot.flows import meetings
 from bot.flows.commands import MarkDone, RecordComplaint, RecordCspr, RecordDelay
-from bot.flows.common import Conflict, Env, NotFound, Refused, audit, load_case, person_or_refuse, post, require_role
+from bot.flows.common import (
+    Conflict,
+    Env,
+    NotFound,
+    Refused,
+    acting_for,
+    audit,
+    behalf_details,
+    load_case,
+    person_or_refuse,
+    post,
+    require_role,
+)
 from bot.flows.common import schedule as schedule_reminder
 from bot.flows.personal import refuse_part_a
+from bot.flows.screening.notices import recorded_for_you
 from bot.flows.timelines import notices
 from bot.flows.timelines.chasing import case_status, close_obligation, open_obligation
 from bot.flows.timelines.obligations import (
@@ -32,6 +45,7 @@ from bot.flows.timelines.obligations import (
     rag,
     risk_day,
 )
+from bot.messages import ActionId
 from bot.states import CaseStatus, ObligationState, ReminderState
 from bot.workdays import add_months
 from storage.models import Case, Decision, Obligation, RapidReviewOutcome, Reminder, SignOff
@@ -216,8 +230,9 @@ async def _later_check_due(uow: UnitOfWork, reminder: Reminder, now: dt.datetime
 
 
 async def mark_done(cmd: MarkDone, uow: UnitOfWork, env: Env) -> Obligation:
-    """The owner marks their obligation done, or the Business Manager records what happened."""
-    person = person_or_refuse(env, cmd.by)
+    """The owner marks their obligation done, or the Business Manager records what happened
+    (for the owner, `on_behalf_of`, when the owner told them by phone, e-mail or in a meeting)."""
+    person, recorder = acting_for(env, cmd)
     case = await load_case(uow, cmd.ref)
     await refuse_part_a(uow, env, case, note=cmd.note)
     ob = await _find(uow, case, cmd.key, person)
@@ -240,7 +255,11 @@ async def mark_done(cmd: MarkDone, uow: UnitOfWork, env: Env) -> Obligation:
         raise Refused(f"Only {who} can mark this done; {person.name} cannot.", ref=case.ref, key=ob.key)
     if ob.state != ObligationState.OPEN:
         return ob  # already done: a second click changes nothing
-    await close_obligation(uow, env, case, ob.key, person.id, note=cmd.note)
+    await close_obligation(uow, env, case, ob.key, person.id, note=cmd.note, **behalf_details(recorder, cmd))
+    if recorder is not None:
+        ob.recorded_by, ob.record_method = recorder.id, cmd.method
+        message = recorded_for_you(env, case, f"Done: {ob.what}", recorder.name, cmd.method, ActionId.MILESTONE_DONE)
+        post(uow, env, person, message, f"recorded_for:obligation:{ob.id}", case)
     return ob
 
 
@@ -500,4 +519,6 @@ def _row(env: Env, ob: Obligation, now: dt.datetime) -> dict[str, Any]:
         "done_at": ob.done_at.isoformat() if ob.done_at else None,
         "done_by": ob.done_by,
         "note": ob.note,
+        "recorded_by": ob.recorded_by,
+        "record_method": ob.record_method,
     }

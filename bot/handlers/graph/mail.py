@@ -60,6 +60,8 @@ def render_text(message: Message, partnership: str) -> str:
     hint = action_hint(message)
     if hint:
         lines += ["", hint]
+    if message.link:
+        lines += ["", f"The case on the desk (sign-in needed): {message.link}"]
     return "\n".join([*lines, "", "--", FOOTER.format(partnership=partnership)]) + "\n"
 
 
@@ -78,6 +80,9 @@ def render_html(message: Message, partnership: str) -> str:
     hint = action_hint(message)
     if hint:
         parts.append(f"<p>{escape(hint)}</p>")
+    if message.link:
+        what = escape(message.ref or "the case")
+        parts.append(f'<p><a href="{escape(message.link)}">Open {what} on the desk</a> (sign-in needed)</p>')
     parts.append(f'<p style="color:#666"><small>{escape(FOOTER.format(partnership=partnership))}</small></p>')
     return '<html><body style="font-family:sans-serif">' + "".join(parts) + "</body></html>"
 

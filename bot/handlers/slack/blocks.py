@@ -143,6 +143,10 @@ def render_message(message: Message) -> list[dict[str, Any]]:
     head: list[Block] = [HeaderBlock(text=plain(message.title, HEADER_MAX))]
     if message.text:
         head.append(SectionBlock(text=mrkdwn(escape(message.text))))
+    if message.link:
+        head.append(
+            ContextBlock(elements=[mrkdwn(f"<{message.link}|Open {escape(message.ref or 'the case')} on the desk>")])
+        )
     tail = action_blocks(message.actions)
     facts = fact_blocks(message.facts)
     room = MAX_MESSAGE_BLOCKS - len(head) - len(tail)

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import interactions
 from bot.config import AppConfig, Person, Role
-from bot.flows.common import Env
+from bot.flows.common import Env, case_page
 from bot.flows.screening.notices import due_fact
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.handlers.slack.blocks import clip, escape, fact_blocks, mrkdwn, plain
@@ -58,7 +58,9 @@ def case_lines(env: Env, cases: list[dict[str, Any]], owing: list[Owed]) -> list
     for c in cases:
         due = _iso(c["next_deadline"])
         nxt = f"next: {escape(c['next_what'])}, {_due(env, due)}" if due and c["next_what"] else "nothing due"
-        line = f"• *{c['ref']}* · {c['status'].replace('_', ' ')} · {nxt}"
+        page = case_page(env, c["ref"])
+        ref = f"*<{page}|{c['ref']}>*" if page else f"*{c['ref']}*"
+        line = f"• {ref} · {c['status'].replace('_', ' ')} · {nxt}"
         waiting = [voters_line(env.cfg, o.agency) for o in owing if o.ref == c["ref"]]
         if waiting:
             line += f"\n      still to vote: {escape('; '.join(waiting))}"

@@ -80,6 +80,8 @@ def message_card(
             card_actions.append(submit_action(form, message.ref, group[0].value, key))
         else:
             card_actions.append(_show_card(form, group[0], message.ref, key))
+    if message.link:
+        card_actions.append({"type": "Action.OpenUrl", "title": "Open on the desk", "url": message.link})
     return adaptive_card(body, card_actions)
 
 
