@@ -65,6 +65,7 @@ class OpenOb:
     owner_agency: str | None
     due_at: dt.datetime
     plan_day: int | None
+    owner_person: str | None
     state: str = ObligationState.OPEN
 
 
@@ -157,6 +158,7 @@ async def _open_by_case(uow: UnitOfWork) -> dict[int, tuple[CaseDates, list[Open
             Obligation.owner_agency,
             Obligation.due_at,
             Obligation.plan_day,
+            Obligation.owner_person,
         )
         .join(Case, Case.id == Obligation.case_id)
         .where(Obligation.state == ObligationState.OPEN)
