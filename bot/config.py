@@ -251,20 +251,19 @@ class Reports(Strict):
         return dt.date(year, month, day), dt.date(year + 1, month, day)
 
 
-<<<<<<< HEAD
 class Retention(Strict):
     """How long the child's details and contact details are kept after a case closes
     (`panelbot retention apply`). No default: the partnership's records officer sets it."""
 
     personal_data_after_months: int = Field(ge=1, le=1200)
-=======
+
+
 class Web(Strict):
     """The desk (web front): who may read Part A section 4, where it is reachable, idle sign-out."""
 
     part_a_readers: list[Role] = [Role.BUSINESS_MANAGER, Role.LA_NOTIFIER]
     base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     session_idle_minutes: int = Field(default=30, ge=5, le=24 * 60)
->>>>>>> 41cd125 (The desk: a signed-in web front on the same serve (dashboard, case page, Part A, every form, records on someone's behalf, Entra sign-in), tested in chromium)
 
 
 class Agency(Strict):
@@ -327,11 +326,8 @@ class AppConfig(Strict):
     teams: Teams = Teams()
     links: Links = Links()
     reports: Reports = Reports()
-<<<<<<< HEAD
     retention: Retention | None = None
-=======
     web: Web = Web()
->>>>>>> 41cd125 (The desk: a signed-in web front on the same serve (dashboard, case page, Part A, every form, records on someone's behalf, Entra sign-in), tested in chromium)
     roster: list[Person]
 
     @property

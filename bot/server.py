@@ -28,22 +28,15 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
-<<<<<<< HEAD
 def build_web_app(service: Service, settings: Settings, workers: ops.Ops | None = None) -> web.Application:
-=======
-def build_web_app(service: Service, settings: Settings) -> web.Application:
     from bot.handlers.web import mount as mount_desk
 
->>>>>>> 41cd125 (The desk: a signed-in web front on the same serve (dashboard, case page, Part A, every form, records on someone's behalf, Entra sign-in), tested in chromium)
     app = web.Application()
     app[SERVICE] = service
     app[SETTINGS] = settings
     app.router.add_get("/healthz", healthz)
-<<<<<<< HEAD
     ops.mount(app, service, settings, workers or ops.Ops.from_settings(settings))  # /livez /readyz /metrics
-=======
     mount_desk(app, service, settings)  # the desk (web front): always on; sign-in decides who gets in
->>>>>>> 41cd125 (The desk: a signed-in web front on the same serve (dashboard, case page, Part A, every form, records on someone's behalf, Entra sign-in), tested in chromium)
     if settings.slack_bot_token:
         from bot.handlers.slack import listeners
 
