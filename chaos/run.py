@@ -5,10 +5,11 @@ while people vote and messages are delivered, against fake Slack, Teams and Grap
     python chaos/run.py --trials 20 --backend postgresql --replicas 2 --faults 0.3
 
 Each trial: a fresh case store, `--cases` referrals, every Teams panel member installs the app;
-then the panel votes (Police in Slack, signed `view_submission`s; LA and Health in Teams, signed-in
+then the panel votes (Police in Slack, signed `view_submission`s; LA and Health in Teams,
 `Action.Execute` invokes, anonymous mode) against randomly chosen replicas while one replica is
-killed (kill -9) and restarted. Faults are then switched off and `panelbot tick` runs until the
-outbox is empty, killed once mid-way. A voter who was not told their vote was recorded votes again,
+killed (kill -9) and restarted; the replicas go on delivering under faults for `--soak` seconds;
+then `panelbot tick` is killed mid-way, runs twice more under faults, and then with faults off until
+the outbox is empty. A voter who was not told their vote was recorded votes again,
 as a person would. Then it counts, from the database and from what the fake platforms received:
 
 - lost votes: a voter was told "recorded" but there is no vote;
@@ -333,14 +334,18 @@ class Trial:
             killer = asyncio.create_task(self.kill_one(replicas, figures))
             await asyncio.gather(*(self.vote_case(session, replicas, ref, connector_url, slack) for ref in refs))
             await killer
-            for proxy in proxies:
-                proxy.rate = 0.0  # faults off: what is left must now settle
+            await asyncio.sleep(self.args.soak)  # the replicas' tickers deliver, under faults
             for replica in replicas:
                 replica.stop()
-            # a tick killed mid-way, then ticks "later" (--now): leases the dead left run out, backoffs pass
+            # a tick killed mid-way, then ticks "later" (--now) so the leases the dead left and the
+            # backoffs run out: two under faults, then faults off, until everything has settled
             await tick(env, kill_after=self.rng.uniform(0.5, 2.5))
             figures.kills += 1
-            for hour in range(1, 16):
+            for hour in range(1, 3):
+                await tick(env, later=dt.timedelta(hours=hour))
+            for proxy in proxies:
+                proxy.rate = 0.0
+            for hour in range(3, 18):
                 if not await self.unsettled(service):
                     break
                 await tick(env, later=dt.timedelta(hours=hour))
@@ -563,6 +568,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--faults", type=float, default=0.3, help="share of platform calls that fail")
     p.add_argument("--late", type=float, default=16.0, help="seconds a late answer takes (clients give up at 15)")
     p.add_argument("--seed", type=int, default=15)
+    p.add_argument("--soak", type=float, default=10.0, help="seconds the replicas deliver under faults after voting")
     p.add_argument("--budget", type=float, default=3600, help="stop starting trials after this many seconds")
     return p.parse_args(argv)
 
