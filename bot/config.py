@@ -229,15 +229,10 @@ def check_teams_limit(name: str, value: str) -> str:
 
 
 class Links(Strict):
-    """Single-purpose links in e-mails (`bot/flows/links.py`): where the desk is, and how long a link lives."""
+    """Single-purpose links in e-mails (`bot/flows/links.py`): how long a link lives. They point at the
+    desk, `web.base_url`."""
 
-    base_url: str = Field(default="http://127.0.0.1:3978", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     valid_working_days: int = Field(default=5, ge=1, le=30)
-
-    @field_validator("base_url")
-    @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
-        return value.rstrip("/")
 
 
 class Reports(Strict):

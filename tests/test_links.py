@@ -74,7 +74,7 @@ async def test_an_email_vote_request_carries_a_link_and_only_its_hash_is_stored(
         assert not any(a.link for a in Message.model_validate(by_person[other].payload).actions)
 
     url = url_to(await delivered(service), "la-deputy", "vote_request")
-    assert url.startswith(f"{service.cfg.links.base_url}/l/{case.ref}/")
+    assert url.startswith(f"{links.LOCAL_DESK}/l/{case.ref}/")
     _, token = token_of(url)
     salt, mac = token.split(".")
     assert len(salt) == 22 and len(mac) == 43  # 128 random bits, and a 256-bit HMAC

@@ -148,8 +148,11 @@ def signed_by(key: bytes, token: str) -> bool:
     return hmac.compare_digest(mac, _mac(key, salt))
 
 
+LOCAL_DESK = "http://127.0.0.1:3978"  # `panelbot serve` on this machine, when `web.base_url` is not set
+
+
 def link_url(env: Env, ref: str, token: str) -> str:
-    return f"{env.cfg.links.base_url}/l/{ref}/{token}"
+    return f"{(env.cfg.web.base_url or LOCAL_DESK).rstrip('/')}/l/{ref}/{token}"
 
 
 # --- issuing -------------------------------------------------------------------------------

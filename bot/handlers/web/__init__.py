@@ -8,7 +8,7 @@ import logging
 import aiohttp
 from aiohttp import web
 
-from bot.handlers.web import auth, routes
+from bot.handlers.web import auth, links, routes
 from bot.handlers.web.desk import DESK, STATIC, Desk, security_headers
 from bot.handlers.web.session import Signer
 from bot.service import Service
@@ -34,6 +34,7 @@ def mount(app: web.Application, service: Service, settings: Settings) -> Desk:
     app.middlewares.append(security_headers)
     auth.routes(app)
     routes.routes(app)
+    links.routes(app)
     app.router.add_static("/static/", STATIC, append_version=False)
 
     async def open_http(app: web.Application) -> None:
