@@ -141,3 +141,13 @@ def test_the_manifest_offers_exactly_these_commands() -> None:
     [commands] = manifest["bots"][0]["commandLists"]
     assert commands["scopes"] == ["personal"]
     assert [(c["title"], c["description"]) for c in commands["commands"]] == list(COMMANDS)
+
+
+async def test_a_case_with_many_long_votes_stays_within_teams_message_size(world: TeamsWorld) -> None:
+    case = await refer(world.service)
+    long = {"rationale": "R" * 3000, "abuse_nature": "A" * 3000, "harm_basis": "H" * 3000}
+    for by in ("la-dsp", "police-dsp", "la-deputy", "health-dsp"):
+        await vote(world.service, by, case.ref, "rapid_review", True, **long)
+    card = await ask(world, world.user(LA_DSP), f"case {case.ref}")
+    assert len(json.dumps(card)) < 28_000
+    assert "R" * 599 + "…" in card_text(card)

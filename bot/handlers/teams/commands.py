@@ -42,6 +42,7 @@ COMMANDS = (
 RAG_COLOURS = {"red": "Attention", "amber": "Warning", "green": "Good"}
 MAX_CASES = 40
 MAX_TIMELINE = 40
+MAX_RATIONALE = 600  # characters of each rationale shown; the whole text is on the desk and in `case show`
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 
@@ -185,6 +186,11 @@ def sees_rationales(person: Person) -> bool:
     return person.may_vote or person.has(Role.BUSINESS_MANAGER)
 
 
+def clip(text: str, most: int = MAX_RATIONALE) -> str:
+    """Long texts cut, so a case with many long votes stays within Teams' message size (about 28 KB)."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
 def _label(value: str | None) -> str:
     return PATHWAY_LABELS[Pathway(value)] if value else "—"
 
@@ -260,7 +266,7 @@ def _vote_blocks(env: Env, view: dict[str, Any], owing: list[Owed], rationales: 
         if rationales:
             for label, key in (("Rationale", "rationale"), ("Nature", "abuse_nature"), ("Serious harm", "harm_basis")):
                 if vote.get(key):
-                    blocks.append(text_block(f"{label}: {vote[key]}", isSubtle=True, spacing="None"))
+                    blocks.append(text_block(f"{label}: {clip(vote[key])}", isSubtle=True, spacing="None"))
     for owed in owing:
         blocks.append(text_block(f"Still to vote: {agency_name(env, owed.agency)}", isSubtle=True, spacing="Small"))
     return blocks
