@@ -151,3 +151,59 @@ async def test_a_case_with_many_long_votes_stays_within_teams_message_size(world
     card = await ask(world, world.user(LA_DSP), f"case {case.ref}")
     assert len(json.dumps(card)) < 28_000
     assert "R" * 599 + "…" in card_text(card)
+
+
+DESK = "https://desk.example.org/panel"
+
+
+@pytest.fixture
+async def desk_world(clock, db_url) -> AsyncIterator[TeamsWorld]:
+    def with_desk(data: dict) -> None:
+        bm_in_teams(data)
+        data.setdefault("web", {})["base_url"] = DESK
+
+    service = Service.create(config_with(with_desk), clock, db_url)
+    await upgrade(service.engine)
+    w = await start_world(service, teams_settings())
+    try:
+        yield w
+    finally:
+        await stop_world(w)
+        await service.close()
+
+
+def open_urls(card: dict) -> list[tuple[str, str]]:
+    return [(a["title"], a["url"]) for a in card.get("actions", []) if a["type"] == "Action.OpenUrl"]
+
+
+async def test_with_a_desk_the_answers_link_to_it(desk_world: TeamsWorld) -> None:
+    w = desk_world
+    ref = await a_case(w)
+    cases = await ask(w, w.user(LA_DSP), "cases")
+    assert open_urls(cases) == [(f"Open {ref}", f"{DESK}/cases/{ref}"), ("Open the desk", f"{DESK}/")]
+    assert open_urls(await ask(w, w.user(LA_DSP), f"case {ref}")) == [("Open on the desk", f"{DESK}/cases/{ref}")]
+    assert open_urls(await ask(w, w.user(BM), "new")) == [("Register a referral", f"{DESK}/referrals/new")]
+    assert "referral add" not in card_text(await ask(w, w.user(BM), "new"))
+
+
+async def test_with_a_desk_vote_cards_and_their_answers_link_to_the_case(desk_world: TeamsWorld) -> None:
+    w = desk_world
+    la = w.user(LA_DSP)
+    await la.install()
+    case = await refer(w.service)
+    await w.drain()
+    request = w.connector.cards_to(la)[-1].card
+    assert open_urls(request) == [("Open on the desk", f"{DESK}/cases/{case.ref}")]
+    values = {"pathway": "audit_assurance", "notifiable": "no", "rationale": "Audit and assurance is proportionate."}
+    answer = await la.execute(request, "vote", values)
+    assert open_urls(answer) == [("Open on the desk", f"{DESK}/cases/{case.ref}")]
+
+
+async def test_without_a_desk_no_card_links_anywhere(world: TeamsWorld) -> None:
+    la = world.user(LA_DSP)
+    await la.install()
+    ref = await a_case(world)
+    await world.drain()
+    await ask(world, la, "cases")
+    await ask(world, la, f"case {ref}")
+    assert not any(open_urls(c.card) for c in world.connector.cards_to(la))

@@ -126,7 +126,12 @@ def test_package_refuses_a_version_teams_would_refuse(tmp_path, monkeypatch) -> 
 # --- every card a panel in Teams sees -----------------------------------------------------------
 
 
+DESK = "https://desk.tscp.example.org"
+
+
 def everyone_in_teams(data: dict[str, Any]) -> None:
+    """Everyone on the roster in Teams, and the desk configured, so cards link to it."""
+    data.setdefault("web", {})["base_url"] = DESK
     for i, person in enumerate(data["roster"], start=1):
         person.pop("slack", None)
         person["channel"] = "teams"
@@ -278,7 +283,37 @@ async def test_every_card_a_panel_in_teams_sees_passes_microsofts_card_library(w
     kinds = await teams_kinds(world.service)
     assert not EVERY_KIND - kinds, f"no card of kind {EVERY_KIND - kinds}"
 
+    await every_case_card_links_to_the_case_on_the_desk(world)
     cards = unique([c.card for c in world.connector.calls if c.card is not None] + world.connector.answers)
+    assert all(len(c.get("actions", [])) <= 6 for c in cards)  # Teams shows at most six
     assert len(cards) > 50
     verdict = validate("cards", cards, tmp_path)
     assert verdict.ok, verdict.explain(cards)
+
+
+def links(card: dict[str, Any]) -> list[str]:
+    return [a["url"] for a in card.get("actions", []) if a.get("type") == "Action.OpenUrl"]
+
+
+async def every_case_card_links_to_the_case_on_the_desk(world: TeamsWorld) -> None:
+    """Each card sent about a case, as the person now sees it, opens that case's page on the desk;
+    the digest opens the desk; so do the answers to card actions about a case."""
+
+    async def sent(uow: Any) -> list[OutboxMessage]:
+        query = select(OutboxMessage).where(OutboxMessage.channel == "teams", OutboxMessage.state == "sent")
+        return list(await uow.session.scalars(query))
+
+    rows = await world.service.read(sent)
+    by_activity = {c.activity_id: c.card for c in world.connector.calls if c.card is not None}
+    in_teams = [r for r in rows if (r.external_ref or {}).get("activity_id")]  # not those sent by e-mail instead
+    assert len(in_teams) > 50
+    for row in in_teams:
+        card = by_activity[row.external_ref["activity_id"]]
+        ref = row.payload.get("ref")
+        if ref:
+            assert f"{DESK}/cases/{ref}" in links(card), (row.kind, links(card))
+        elif row.kind == "digest":
+            assert links(card) == [f"{DESK}/"]
+    answered = [a for a in world.connector.answers if "not on this" not in card_text(a)]
+    about_a_case = [a for a in answered if "Only an agency's panel member" not in card_text(a)]
+    assert all(any(u.startswith(f"{DESK}/cases/") for u in links(a)) for a in about_a_case)

@@ -38,13 +38,14 @@ from bot.handlers.teams.cards import (
     CARD_CONTENT_TYPE,
     META,
     OpenForm,
+    desk_of,
     form_card,
     message_card,
     notice_card,
     result_card,
     values_facts,
 )
-from bot.messages import Fact, Message
+from bot.messages import Fact, Message, split_action_value
 from bot.service import Service
 from bot.settings import Settings
 from bot.views import sent_message
@@ -82,8 +83,7 @@ def identify(service: Service, activity: Activity) -> Actor:
 class TeamsAgent:
     def __init__(self, service: Service, settings: Settings) -> None:
         self.service = service
-        self.case_url: commands.CaseUrl = lambda ref: None
-        self.new_url: str | None = None
+        self.desk = desk_of(service.cfg)
         self.auth_config = connection.auth_configuration(settings)
         manager = connection.connection_manager(self.auth_config)
         self.adapter = CloudAdapter(connection_manager=manager)
@@ -108,7 +108,7 @@ class TeamsAgent:
             reply = await self._refuse(actor, "teams message")
             await context.send_activity(reply)
             return
-        answer = await commands.answer(self.service, actor.person, context.activity.text, self.case_url, self.new_url)
+        answer = await commands.answer(self.service, actor.person, context.activity.text, self.desk)
         await context.send_activity(answer_activity(answer))
 
     async def on_installed(self, context: TurnContext, state: TurnState) -> None:
@@ -158,10 +158,10 @@ class TeamsAgent:
         if verb in interactions.PRESSES:
             reply = await interactions.press(self.service, verb, actor.person.id, str(info.get("value") or ""))
             if reply.ok:
-                return card_response(result_card(reply.text, [], original))
+                return card_response(result_card(reply.text, [], original, link=self.desk.case(reply.ref)))
             if original is None:
                 return card_response(notice_card(reply.text))
-            return card_response(message_card(original, info.get("card"), banner=reply.text))
+            return card_response(message_card(original, info.get("card"), banner=reply.text, desk=self.desk))
         return card_response(notice_card("panelbot does not know that button. Please use a newer card."))
 
     async def _submit(
@@ -172,15 +172,17 @@ class TeamsAgent:
         values |= hidden_values(form, str(info.get("value") or ""))
         ref = str(info.get("ref") or "")
         reply = await interactions.submit(self.service, verb, person.id, ref, values)
+        link = self.desk.case(split_action_value(reply.ref or ref)[0] or None)
         if not reply.ok:
             state = OpenForm(verb, values, reply.errors)
             if original is not None and any(interactions.form_for(a.id) is form for a in original.actions):
-                return card_response(message_card(original, info.get("card"), state, banner=reply.text))
-            return card_response(form_card(form, ref, info.get("card"), state, reply.text))
+                return card_response(message_card(original, info.get("card"), state, reply.text, self.desk))
+            return card_response(form_card(form, ref, info.get("card"), state, reply.text, link))
         if getattr(reply.result, "status", None) == "after_decision":
-            return card_response(result_card(reply.text, self._decision_facts(reply.result), None, ok=False))
+            facts = self._decision_facts(reply.result)
+            return card_response(result_card(reply.text, facts, None, ok=False, link=link))
         facts = values_facts(form, values) + self._decision_facts(reply.result)
-        return card_response(result_card(reply.text, facts))
+        return card_response(result_card(reply.text, facts, link=link))
 
     def _decision_facts(self, result: Any) -> list[Fact]:
         decision = getattr(result, "decision", None)

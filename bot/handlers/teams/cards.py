@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bot import forms, interactions
+from bot.config import AppConfig
 from bot.messages import Action, Fact, Message, split_action_value
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -23,6 +25,50 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 META = "_panelbot"  # the key in Action.Execute data that carries ref, form, value and card
 YES_NO = (("yes", "Yes"), ("no", "No"))
 STYLES = {"primary": "positive", "danger": "destructive"}
+
+
+@dataclass(frozen=True)
+class Desk:
+    """Where the web desk is (`web.base_url` in app.yaml), for links from cards to its pages; with no
+    base URL there is no desk to link to, and cards carry no links."""
+
+    base: str | None = None
+
+    def _url(self, path: str) -> str | None:
+        return f"{self.base.rstrip('/')}{path}" if self.base else None
+
+    def case(self, ref: str | None) -> str | None:
+        return self._url(f"/cases/{quote(ref, safe='')}") if ref else None
+
+    def new_referral(self) -> str | None:
+        return self._url("/referrals/new")
+
+    def home(self) -> str | None:
+        return self._url("/")
+
+
+def desk_of(cfg: AppConfig) -> Desk:
+    return Desk(cfg.web.base_url)
+
+
+def open_url(title: str, url: str) -> dict[str, Any]:
+    return {"type": "Action.OpenUrl", "title": title, "url": url}
+
+
+def desk_links(url: str | None, title: str = "Open on the desk") -> list[dict[str, Any]]:
+    return [open_url(title, url)] if url else []
+
+
+def message_link(message: Message, desk: Desk) -> list[dict[str, Any]]:
+    """A card about a case links to the case's page (the link `post` gave the message, else the case's
+    page on the desk); the digest, about every open case, to the desk itself."""
+    if message.link:
+        return desk_links(message.link)
+    if message.ref:
+        return desk_links(desk.case(message.ref))
+    if message.kind == "digest":
+        return desk_links(desk.home(), "Open the desk")
+    return []
 
 
 @dataclass(frozen=True)
@@ -62,7 +108,11 @@ def message_body(message: Message, banner: str | None = None) -> list[dict[str, 
 
 
 def message_card(
-    message: Message, key: str | None = None, open_form: OpenForm | None = None, banner: str | None = None
+    message: Message,
+    key: str | None = None,
+    open_form: OpenForm | None = None,
+    banner: str | None = None,
+    desk: Desk = Desk(),
 ) -> dict[str, Any]:
     """The card for a message; `open_form` shows that form on the card with its values and errors."""
     body = message_body(message, banner)
@@ -80,9 +130,7 @@ def message_card(
             card_actions.append(submit_action(form, message.ref, group[0].value, key))
         else:
             card_actions.append(_show_card(form, group[0], message.ref, key))
-    if message.link:
-        card_actions.append({"type": "Action.OpenUrl", "title": "Open on the desk", "url": message.link})
-    return adaptive_card(body, card_actions)
+    return adaptive_card(body, card_actions + message_link(message, desk))
 
 
 def _group_by_form(items: list[Action]) -> list[tuple[forms.Form | None, list[Action]]]:
@@ -181,22 +229,27 @@ def values_facts(form: forms.Form, values: dict[str, Any]) -> list[Fact]:
     ]
 
 
-def result_card(headline: str, facts: list[Fact], original: Message | None = None, ok: bool = True) -> dict[str, Any]:
-    """What replaces a card once something is recorded: what happened, never the inputs again."""
+def result_card(
+    headline: str, facts: list[Fact], original: Message | None = None, ok: bool = True, link: str | None = None
+) -> dict[str, Any]:
+    """What replaces a card once something is recorded: what happened, never the inputs again; `link`
+    is the case's page on the desk."""
     body = [text_block(headline, weight="Bolder", color="Good" if ok else "Attention")]
     if original is not None:
         body += message_body(original.model_copy(update={"actions": []}))
     if facts:
         body.append(fact_set(facts))
-    return adaptive_card(body)
+    return adaptive_card(body, desk_links(link))
 
 
-def form_card(form: forms.Form, ref: str, key: str | None, state: OpenForm, banner: str) -> dict[str, Any]:
+def form_card(
+    form: forms.Form, ref: str, key: str | None, state: OpenForm, banner: str, link: str | None = None
+) -> dict[str, Any]:
     """A form on its own, for when the card it was on cannot be found again."""
     body = [text_block(f"{ref}: {form.title}", weight="Bolder", size="Medium")]
     body += [text_block(banner, color="Attention", weight="Bolder")]
     body += form_inputs(form, state.values, state.errors)
-    return adaptive_card(body, [submit_action(form, ref, ref, key)])
+    return adaptive_card(body, [submit_action(form, ref, ref, key), *desk_links(link)])
 
 
 def notice_card(text: str) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from bot.flows.screening.notices import due_fact
 from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.flows.timelines.obligations import rag
 from bot.flows.timelines.plan import timeline
-from bot.handlers.teams.cards import adaptive_card, fact_set, text_block
+from bot.handlers.teams.cards import Desk, adaptive_card, desk_links, fact_set, open_url, text_block
 from bot.messages import Fact
 from bot.service import Service
 from bot.states import ObligationState
@@ -41,12 +40,11 @@ COMMANDS = (
 )
 RAG_COLOURS = {"red": "Attention", "amber": "Warning", "green": "Good"}
 MAX_CASES = 40
+MAX_ACTIONS = 6  # Teams shows at most six actions on a card
 MAX_TIMELINE = 40
 MAX_RATIONALE = 600  # characters of each rationale shown; the whole text is on the desk and in `case show`
 MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
-
-CaseUrl = Callable[[str], str | None]  # a case's page on the desk, when the desk is configured
 
 
 @dataclass(frozen=True)
@@ -86,18 +84,18 @@ def help_card(prefix: str, banner: str | None = None) -> dict[str, Any]:
     return adaptive_card(body)
 
 
-async def answer(service: Service, person: Person, text: str | None, case_url: CaseUrl, new_url: str | None) -> Answer:
+async def answer(service: Service, person: Person, text: str | None, desk: Desk) -> Answer:
     verb, rest = parse(text)
     prefix = service.cfg.partnership.reference_prefix
     if verb == "cases":
-        return Answer(card=await cases_card(service, person, case_url))
+        return Answer(card=await cases_card(service, person, desk))
     if verb == "case":
         if not rest:
             which = f"Which case? Type case and its reference, e.g. case {prefix}-2026-001."
             return Answer(card=help_card(prefix, which))
-        return Answer(card=await case_card(service, person, rest.split()[0], case_url))
+        return Answer(card=await case_card(service, person, rest.split()[0], desk))
     if verb == "new":
-        return Answer(card=await new_card(service, person, new_url))
+        return Answer(card=await new_card(service, person, desk.new_referral()))
     if verb in ("help", "", "hi", "hello"):
         return Answer(card=help_card(prefix))
     return Answer(card=help_card(prefix, f"panelbot does not know {verb!r}."))
@@ -120,10 +118,6 @@ def rag_line(text: str, status: str | None, **style: Any) -> dict[str, Any]:
     return text_block(text, **({"color": colour} if colour else {}), **style)
 
 
-def open_url(title: str, url: str) -> dict[str, Any]:
-    return {"type": "Action.OpenUrl", "title": title, "url": url}
-
-
 def agency_name(env: Env, agency: str | None) -> str:
     if agency is None:
         return "unknown agency"
@@ -139,7 +133,7 @@ async def _cases_data(uow: UnitOfWork, env: Env, person: Person) -> dict[str, An
     return data
 
 
-async def cases_card(service: Service, person: Person, case_url: CaseUrl) -> dict[str, Any]:
+async def cases_card(service: Service, person: Person, desk: Desk) -> dict[str, Any]:
     env = service.env
     data = await service.read(lambda uow: _cases_data(uow, env, person))
     body: list[dict[str, Any]] = [text_block(f"Open cases ({len(data['cases'])})", weight="Bolder", size="Medium")]
@@ -157,13 +151,13 @@ async def cases_card(service: Service, person: Person, case_url: CaseUrl) -> dic
     actions = []
     for case in data["cases"][:MAX_CASES]:
         body += _case_lines(env, case, data["rags"].get(case["ref"]), data["owing"])
-        url = case_url(case["ref"])
-        if url and len(actions) < 5:
+        url = desk.case(case["ref"])
+        if url and len(actions) < MAX_ACTIONS - 1:
             actions.append(open_url(f"Open {case['ref']}", url))
     if len(data["cases"]) > MAX_CASES:
         body.append(text_block(f"…and {len(data['cases']) - MAX_CASES} more.", isSubtle=True))
     body.append(text_block("Type **case REF** for a case's votes and timeline.", isSubtle=True, size="Small"))
-    return adaptive_card(body, actions)
+    return adaptive_card(body, actions + desk_links(desk.home(), "Open the desk"))
 
 
 def _case_lines(env: Env, case: dict[str, Any], status: str | None, owing: list[Owed]) -> list[dict[str, Any]]:
@@ -208,7 +202,7 @@ async def _case_data(uow: UnitOfWork, env: Env, ref: str) -> dict[str, Any]:
     }
 
 
-async def case_card(service: Service, person: Person, ref: str, case_url: CaseUrl) -> dict[str, Any]:
+async def case_card(service: Service, person: Person, ref: str, desk: Desk) -> dict[str, Any]:
     env = service.env
     try:
         data = await service.read(lambda uow: _case_data(uow, env, ref.upper()))
@@ -222,8 +216,7 @@ async def case_card(service: Service, person: Person, ref: str, case_url: CaseUr
     body.append(fact_set(_deadline_facts(env, view, line)))
     body += _vote_blocks(env, view, data["owing"], sees_rationales(person))
     body += _timeline_blocks(line)
-    url = case_url(view["ref"])
-    return adaptive_card(body, [open_url("Open on the desk", url)] if url else [])
+    return adaptive_card(body, desk_links(desk.case(view["ref"])))
 
 
 def _deadline_facts(env: Env, view: dict[str, Any], line: dict[str, Any]) -> list[Fact]:

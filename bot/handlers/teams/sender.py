@@ -13,7 +13,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, Attachment, Conve
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity, TurnContext
 
-from bot.handlers.teams.cards import CARD_CONTENT_TYPE, message_card
+from bot.handlers.teams.cards import CARD_CONTENT_TYPE, Desk, desk_of, message_card
 from bot.handlers.teams.references import find_reference
 from bot.messages import Message
 from bot.service import Service
@@ -24,11 +24,12 @@ TRANSIENT = {408, 429, 500, 502, 503, 504}
 CONNECTOR_TIMEOUT = 15.0  # the SDK's connector session would wait aiohttp's default 300 s
 
 
-def card_activity(message: Message, key: str | None) -> Activity:
+def card_activity(message: Message, key: str | None, desk: Desk = Desk()) -> Activity:
+    card = message_card(message, key, desk=desk)
     return Activity(
         type=ActivityTypes.message,
         summary=message.title,
-        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=message_card(message, key))],
+        attachments=[Attachment(content_type=CARD_CONTENT_TYPE, content=card)],
     )
 
 
@@ -60,7 +61,7 @@ class TeamsSender:
 
     async def _deliver(self, reference: dict, item: Outgoing) -> dict[str, Any]:
         ref = ConversationReference.model_validate(reference)
-        activity = card_activity(item.message, item.key)
+        activity = card_activity(item.message, item.key, desk_of(self.service.cfg))
         replaces = item.replaces or {}
         same_chat = replaces.get("conversation_id") == ref.conversation.id
         sent: dict[str, Any] = {}
