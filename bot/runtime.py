@@ -23,6 +23,7 @@ from bot.worker.outbox import Delivery, Sender
 from bot.worker.progress import SendProgress
 from bot.worker.ticker import Ticker, run_ticker
 from storage.migrate import require_current_schema
+from storage.notify import listen
 
 log = logging.getLogger("panelbot")
 
@@ -100,6 +101,8 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
         log.info("metrics on http://%s:%s/metrics", settings.panelbot_metrics_host, settings.panelbot_metrics_port)
     ticking = asyncio.create_task(run_ticker(ticker, stop=stop))  # reminders and delivery, until stopped
     slack_socket = None
+    delivery.start()  # one lane per channel, woken by commits that write outbox rows
+    listening = asyncio.create_task(listen(service.engine, service.outbox_signal))  # other replicas' commits
     try:
         if socket_mode:
             from bot.handlers.slack.listeners import start_socket_mode
@@ -108,6 +111,7 @@ async def serve(cfg: AppConfig, settings: Settings, host: str, port: int, socket
         await stop.wait()
     finally:
         stop.set()
+        listening.cancel()
         await shutdown(runners, ticking, delivery, slack_socket)
         await service.close()
 
@@ -120,6 +124,7 @@ async def shutdown(runners: list[web.AppRunner], ticking: asyncio.Task[None], de
     if socket is not None:
         await socket.close_async()
     await asyncio.gather(*(runner.cleanup() for runner in runners), ticking, return_exceptions=True)
+    await delivery.stop(grace=6.0)  # the lanes finish the sends in flight and start no other
     released = await delivery.release()
     log.info(
         "stopped in %.1f s; %d outbox rows handed back",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -17,7 +17,8 @@ from bot.flows.common import PROCESS_LINK_KEY, Env, Refused, audit
 from bot.flows.links import attach_links
 from bot.sealing import Keyring
 from storage.db import make_engine, make_sessionmaker
-from storage.uow import UnitOfWork, in_transaction
+from storage.notify import OutboxSignal
+from storage.uow import SIGNAL, UnitOfWork, in_transaction
 
 T = TypeVar("T")
 C = TypeVar("C", bound=BaseModel)
@@ -33,6 +34,7 @@ class Service:
     link_key: bytes = PROCESS_LINK_KEY  # PANELBOT_LINK_KEY; see bot/flows/links.py
     operator: str | None = None  # the OS user running a CLI command: every audit row records it
     data_keys: Keyring | None = None  # PANELBOT_DATA_KEY; see bot/sealing.py
+    outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)  # told after commits that wrote outbox rows
 
     @classmethod
     def create(
@@ -45,7 +47,10 @@ class Service:
         data_keys: Keyring | None = None,
     ) -> Service:
         engine = make_engine(database_url)
-        return cls(cfg, clock, engine, make_sessionmaker(engine), link_key or PROCESS_LINK_KEY, operator, data_keys)
+        signal = OutboxSignal()
+        sessions = make_sessionmaker(engine, info={SIGNAL: signal})
+        key = link_key or PROCESS_LINK_KEY
+        return cls(cfg, clock, engine, sessions, key, operator, data_keys=data_keys, outbox_signal=signal)
 
     @property
     def env(self) -> Env:

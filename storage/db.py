@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import event
@@ -51,5 +52,13 @@ def _serialise_sqlite_writers(engine: AsyncEngine, wal: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+ONE_AT_A_TIME = "one_transaction_at_a_time"  # Session.info: a lock, where the engine has a single connection
+
+
+def make_sessionmaker(engine: AsyncEngine, info: dict[str, Any] | None = None) -> async_sessionmaker:
+    """Sessions for the unit of work; `info` is copied into every session's `Session.info`. An
+    in-memory SQLite database is one shared connection, so its transactions take turns."""
+    info = dict(info or {})
+    if isinstance(engine.pool, StaticPool):
+        info[ONE_AT_A_TIME] = asyncio.Lock()
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

@@ -7,13 +7,27 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from storage import audit_chain
-from storage.models import AuditEvent
+from storage.db import ONE_AT_A_TIME
+from storage.models import AuditEvent, OutboxMessage
+from storage.notify import OUTBOX_NOTIFY_CHANNEL, OutboxSignal
 
 T = TypeVar("T")
+WRITTEN = "outbox_channels_written"  # Session.info: channels of the outbox rows this transaction inserted
+SIGNAL = "outbox_signal"  # Session.info (from the sessionmaker): whom to tell after the commit
+
+
+@event.listens_for(Session, "after_flush")
+def _note_outbox_rows(session: Session, _context: object) -> None:
+    """Remember which channels got new outbox rows (`session.new` still lists what was inserted)."""
+    channels = {obj.channel for obj in session.new if isinstance(obj, OutboxMessage)}
+    if channels:
+        session.info.setdefault(WRITTEN, set()).update(channels)
 
 
 class UnitOfWork:
@@ -23,6 +37,7 @@ class UnitOfWork:
         # Outbox rows (e-mails asking a roster person to act) that get their links before commit.
         self.needs_links: list[Any] = []
         self._audit: list[AuditEvent] = []
+        self._turn: asyncio.Lock | None = None  # an in-memory database's one connection, while we hold it
 
     def add_audit(self, event: AuditEvent) -> None:
         """Record an audit event; it joins the hash chain when this unit of work commits."""
@@ -30,7 +45,14 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
-        await self.session.begin()
+        self._turn = self.session.info.get(ONE_AT_A_TIME)
+        if self._turn is not None:
+            await self._turn.acquire()
+        try:
+            await self.session.begin()
+        except BaseException:
+            await self._end()
+            raise
         return self
 
     async def __aexit__(
@@ -39,11 +61,32 @@ class UnitOfWork:
         try:
             if exc_type is None:
                 await audit_chain.append(self.session, self._audit)
-                await self.session.commit()
+                await self._commit()
             else:
                 await self.session.rollback()
         finally:
+            await self._end()
+
+    async def _end(self) -> None:
+        try:
             await self.session.close()
+        finally:
+            if self._turn is not None:
+                self._turn.release()
+
+    async def _commit(self) -> None:
+        """Commit; if outbox rows were written, tell delivery (NOTIFY, sent with the commit, on PostgreSQL)."""
+        await self.session.flush()
+        channels = self.session.info.pop(WRITTEN, None)
+        if channels and self.is_postgres:
+            payload = ",".join(sorted(channels))
+            await self.session.execute(
+                text("SELECT pg_notify(:name, :payload)"), {"name": OUTBOX_NOTIFY_CHANNEL, "payload": payload}
+            )
+        await self.session.commit()
+        signal = self.session.info.get(SIGNAL)
+        if channels and isinstance(signal, OutboxSignal):
+            signal.fire(channels)
 
     @property
     def is_postgres(self) -> bool:

@@ -86,7 +86,10 @@ class Run:
         return await self.at(moment, mark_done, MarkDone(by=by, ref=ref, key=key))
 
     def messages(self, *kinds: str, since: dt.datetime | None = None) -> list[Sent]:
-        return [s for s in self.sender.sent if (not kinds or s.kind in kinds) and (since is None or s.at >= since)]
+        """In the order they were queued: lanes send channels (and people) side by side, so what went
+        out at the same moment is ordered by outbox row."""
+        sent = sorted(self.sender.sent, key=lambda s: (s.at, s.item.id))
+        return [s for s in sent if (not kinds or s.kind in kinds) and (since is None or s.at >= since)]
 
     async def obligation_keys(self) -> dict[int, str]:
         async def work(uow: Any) -> dict[int, str]:

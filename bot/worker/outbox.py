@@ -1,19 +1,34 @@
-"""The outbox worker: claims outbox rows, hands each to its channel's sender, records the outcome.
+"""The outbox worker: one delivery lane per channel, each claiming rows with a lease per row.
 
-A row is claimed with a lease (state `sending`, `next_attempt_at` = now + lease) in one short
-transaction, sent outside any transaction, and settled in another. A sender that succeeded is
-recorded at once, so a later retry never repeats it; a process that dies between sending and
-recording leaves the row to be re-sent after the lease, the one window where a copy is possible.
-Rows for a channel with no sender configured wait, pending, until one is.
+Lanes: Slack, Teams, e-mail and calendar rows each go through a lane of their own, with its own
+concurrency and its own pause when the platform says slow down (HTTP 429), so a slow or throttled
+platform never delays another. Within a lane, one person's messages leave in order: a lane never
+has two rows for the same address in flight.
+
+Leases: a row is claimed on its own (state `sending`, `next_attempt_at` = now + lease, `claimed_by`
+= a token unique to this claim) in one short transaction just before it is sent, sent outside any
+transaction, and settled in another that first checks the token: so no row is ever in two senders'
+hands, and a settle that comes after the lease was taken over changes nothing. A sender that
+succeeded is recorded at once, so a later retry never repeats it; a process that dies between
+sending and recording leaves the row to be re-sent after the lease, the one window where a copy is
+possible (the Slack sender looks for it first). Rows for a channel with no sender wait, pending.
+
+Waking: in `panelbot serve` each lane runs on its own (`start`) and sleeps until woken: at once by a
+commit in this process that wrote outbox rows for its channel (`storage.uow.OutboxSignal`), by
+PostgreSQL `NOTIFY` from another replica's commit (`listen_for_outbox`), or by the ticker, the
+safety net. Tests, `tick` and `simulate` call `drain` instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import email.utils
+import itertools
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -47,6 +62,7 @@ class Outgoing:
     message: Message
     replaces: dict[str, Any] | None  # the sent original's external ref, when this updates it in place
     attempts: int = 1  # this one included: above 1, an earlier attempt may have reached the platform
+    lease: str = ""  # this claim's token, in `claimed_by` while the lease is ours
 
 
 @dataclass(frozen=True)
@@ -97,31 +113,108 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
 
+# Sends in flight at once per channel; a channel not listed gets DEFAULT_CONCURRENCY.
+CONCURRENCY = {"slack": 4, "teams": 4, "email": 2, "calendar": 1}
+DEFAULT_CONCURRENCY = 2
+MAX_LANE_PAUSE = 30.0  # seconds: a 429 pauses its whole lane at most this long (the row waits its full Retry-After)
+IDLE_WAKE = 60.0  # seconds: a running lane looks again at least this often, even if nothing woke it
+
+
+class Lane:
+    """One channel's delivery: its sender, how many sends at once, and its own pause."""
+
+    def __init__(self, delivery: Delivery, channel: str, sender: Sender, concurrency: int) -> None:
+        self.delivery = delivery
+        self.channel = channel
+        self.sender = sender
+        self.concurrency = max(concurrency, 1)
+        self.paused_until: dt.datetime | None = None
+        self.woken = asyncio.Event()
+        self._in_flight: set[str] = set()  # addresses being sent to: one person's messages stay in order
+        self.stopping = False
+        self._claiming = asyncio.Lock()
+
+    def paused_for(self) -> float:
+        """Seconds until the lane may send again (0 when it may now)."""
+        if self.paused_until is None:
+            return 0.0
+        return max((self.paused_until - self.delivery.service.clock.now()).total_seconds(), 0.0)
+
+    async def pump(self, limit: int) -> int:
+        """Send what is due on this channel, `concurrency` at a time, until nothing is or `limit` rows were tried."""
+        self.delivery.last_run_at = time.monotonic()
+        budget = itertools.count()
+        counts = await asyncio.gather(*(self._slot(budget, limit) for _ in range(self.concurrency)))
+        return sum(counts)
+
+    async def _slot(self, budget: Iterable[int], limit: int) -> int:
+        tried = 0
+        for n in budget:
+            if n >= limit or self.stopping or self.delivery.stopping or self.paused_for() > 0:
+                break
+            async with self._claiming:
+                item = await self.delivery.claim(self.channel, self._in_flight)
+                if item is None:
+                    break
+                self._in_flight.add(item.address)
+            self.delivery.in_flight.add(item.id)
+            try:
+                await self._send(item)
+            finally:
+                self._in_flight.discard(item.address)
+                self.delivery.in_flight.discard(item.id)
+            tried += 1
+        return tried
+
+    async def _send(self, item: Outgoing) -> None:
+        try:
+            result = await self.sender.send(item)
+        except Exception as exc:  # a sender bug must not lose the row
+            log.exception("sender for %s raised on outbox row %s", item.channel, item.id)
+            result = SendResult.retry(f"{type(exc).__name__}: {exc}")
+        if result.retry_after and not result.ok:
+            pause = dt.timedelta(seconds=min(result.retry_after, MAX_LANE_PAUSE))
+            self.paused_until = self.delivery.service.clock.now() + pause
+            log.warning("%s lane paused %.0f s: %s", self.channel, pause.total_seconds(), result.error)
+        await self.delivery.settle(item, result)
+
+    async def run(self) -> None:
+        """Deliver whenever woken, until stopped (`Delivery.start`, `Delivery.stop`)."""
+        while not self.stopping:
+            self.woken.clear()
+            try:
+                await self.pump(limit=1000)
+            except Exception:
+                log.exception("%s lane failed; it looks again when next woken", self.channel)
+            with contextlib.suppress(TimeoutError):  # a paused lane, even woken, sends nothing until the pause ends
+                await asyncio.wait_for(self.woken.wait(), timeout=self.paused_for() or IDLE_WAKE)
+
+
 class Delivery:
-    def __init__(self, service: Service, senders: Mapping[str, Sender], worker: str = "local") -> None:
+    def __init__(
+        self,
+        service: Service,
+        senders: Mapping[str, Sender],
+        worker: str = "local",
+        concurrency: Mapping[str, int] | None = None,
+    ) -> None:
         self.service = service
         self.senders = dict(senders)
-        self.worker = worker
+        self.worker = worker[:48]
+        limits = {**CONCURRENCY, **(concurrency or {})}
+        self.lanes = {ch: Lane(self, ch, s, limits.get(ch, DEFAULT_CONCURRENCY)) for ch, s in self.senders.items()}
+        self._claims = itertools.count(1)
+        self._tasks: list[asyncio.Task[None]] = []
         self.last_run_at: float | None = None  # monotonic; the heartbeat /readyz reads
-        self.stopping = False  # set on shutdown: finish the send in flight, start no other
-        self.in_flight: int | None = None  # the row being sent now
+        self.stopping = False  # set on shutdown: finish the sends in flight, start no other
+        self.in_flight: set[int] = set()  # the rows being sent now
+
+    # ------------------------------------------------------------ running
 
     async def run_once(self, limit: int = 50) -> int:
-        """Send what is due; returns how many rows were attempted."""
-        self.last_run_at = time.monotonic()
-        items = await self.service.transact(lambda uow: self._claim(uow, limit))
-        for item in items:
-            if self.stopping:
-                break  # the rest stay leased to this worker until `release` hands them back
-            self.in_flight = item.id
-            try:
-                result = await self.senders[item.channel].send(item)
-            except Exception as exc:  # a sender bug must not lose the row
-                log.exception("sender for %s raised on outbox row %s", item.channel, item.id)
-                result = SendResult.retry(f"{type(exc).__name__}: {exc}")
-            await self.service.transact(lambda uow, i=item, r=result: self._settle(uow, i, r))
-            self.in_flight = None
-        return len(items)
+        """Send what is due now on every lane at once; returns how many rows were attempted."""
+        counts = await asyncio.gather(*(lane.pump(limit) for lane in self.lanes.values()))
+        return sum(counts)
 
     async def release(self) -> int:
         """On shutdown: hand back the rows this worker holds, for the next worker. Rows claimed but not
@@ -132,13 +225,13 @@ class Delivery:
         async def work(uow: UnitOfWork) -> int:
             rows = await uow.session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_by == self.worker)
+                .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_by.like(f"{self.worker}#%"))
                 .with_for_update()
             )
             released = 0
             for row in rows:
                 row.state, row.claimed_by = OutboxState.PENDING, None
-                row.next_attempt_at = now + IN_DOUBT if row.id == self.in_flight else now
+                row.next_attempt_at = now + IN_DOUBT if row.id in self.in_flight else now
                 released += 1
             return released
 
@@ -150,34 +243,84 @@ class Delivery:
             if not await self.run_once():
                 return
 
-    async def _claim(self, uow: UnitOfWork, limit: int) -> list[Outgoing]:
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks)
+
+    def start(self) -> None:
+        """Run every lane on its own, woken by commits that wrote outbox rows (`panelbot serve`)."""
+        if self._tasks:
+            return
+        self._tasks = [asyncio.create_task(lane.run(), name=f"lane:{ch}") for ch, lane in self.lanes.items()]
+        self.service.outbox_signal.subscribe(self.wake)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Claim no more rows; let sends in flight finish and be recorded (for up to `grace` seconds)."""
+        self.service.outbox_signal.unsubscribe(self.wake)
+        for lane in self.lanes.values():
+            lane.stopping = True
+            lane.woken.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for lane in self.lanes.values():
+            lane.stopping = False
+
+    def wake(self, channels: Iterable[str] | None = None) -> None:
+        """Rows were written (or may be due) on these channels, or on all when None: look now."""
+        wanted = self.lanes if channels is None else [c for c in channels if c in self.lanes]
+        for channel in wanted:
+            self.lanes[channel].woken.set()
+
+    # ------------------------------------------------------------ one row
+
+    async def claim(self, channel: str, busy: set[str] | frozenset[str] = frozenset()) -> Outgoing | None:
+        """Lease the next due row on `channel` whose address is not `busy`, in a transaction of its own."""
+        lease = f"{self.worker}#{next(self._claims)}"
+        return await self.service.transact(lambda uow: self._claim(uow, channel, set(busy), lease))
+
+    async def settle(self, item: Outgoing, result: SendResult) -> None:
+        await self.service.transact(lambda uow: self._settle(uow, item, result))
+
+    async def _claim(self, uow: UnitOfWork, channel: str, busy: set[str], lease: str) -> Outgoing | None:
         now = self.service.clock.now()
-        rows = await uow.session.scalars(
+        query = (
             select(OutboxMessage)
             .where(
-                OutboxMessage.channel.in_(self.senders),
+                OutboxMessage.channel == channel,
                 or_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.state == OutboxState.SENDING),
                 OutboxMessage.next_attempt_at <= now,
             )
             .order_by(OutboxMessage.id)
-            .limit(limit)
+            .limit(10)
             .with_for_update(skip_locked=True)
         )
-        items = []
-        for row in rows:
+        if busy:
+            query = query.where(OutboxMessage.address.not_in(busy))
+        for row in await uow.session.scalars(query):
             replaces, ready = await self._original_ref(uow, row)
             if not ready:
                 row.next_attempt_at = now + WAIT_FOR_ORIGINAL
                 continue
-            row.state, row.claimed_by, row.next_attempt_at = "sending", self.worker, now + LEASE
+            row.state, row.claimed_by, row.next_attempt_at = OutboxState.SENDING, lease, now + LEASE
             row.attempts += 1
             message = await fill_urls(uow, self.service.env, Message.model_validate(row.payload))
-            items.append(
-                Outgoing(
-                    row.id, row.key, row.channel, row.address, row.person_id, row.kind, message, replaces, row.attempts
-                )
+            return Outgoing(
+                row.id,
+                row.key,
+                row.channel,
+                row.address,
+                row.person_id,
+                row.kind,
+                message,
+                replaces,
+                row.attempts,
+                lease,
             )
-        return items
+        return None
 
     async def _original_ref(self, uow: UnitOfWork, row: OutboxMessage) -> tuple[dict[str, Any] | None, bool]:
         """An in-place update needs its original sent first; if the original failed, send anew."""
@@ -192,8 +335,9 @@ class Delivery:
 
     async def _settle(self, uow: UnitOfWork, item: Outgoing, result: SendResult) -> None:
         row = await uow.session.get(OutboxMessage, item.id, with_for_update=True)
-        if row is None or row.state != OutboxState.SENDING or row.claimed_by != self.worker:
-            return  # the lease ran out and another worker took it over
+        if row is None or row.state != OutboxState.SENDING or row.claimed_by != item.lease:
+            log.warning("outbox row %s: lease %s was taken over; its outcome is not recorded", item.id, item.lease)
+            return
         now, env = self.service.clock.now(), self.service.env
         if result.unreachable:
             result = await self._reroute(uow, row, result)

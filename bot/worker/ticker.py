@@ -4,7 +4,8 @@ Nothing about reminders lives in APScheduler: its job store is the default in-me
 to the process, never shared (its FAQ warns against sharing one between processes). Reminders live
 in the case store, and the database decides who fires each one: `reminders.fire_one` claims a due
 reminder with `SELECT … FOR UPDATE SKIP LOCKED` (BEGIN IMMEDIATE on SQLite), handles it and marks it
-done in one transaction; the delivery loop claims outbox rows the same way. So any number of
+done in one transaction; the delivery lanes claim outbox rows the same way, and are woken at once
+by commits that wrote outbox rows, the tick only waking them in case. So any number of
 `panelbot serve` processes can tick against one PostgreSQL and each reminder fires once.
 """
 
@@ -84,6 +85,11 @@ class Ticker:
             return
 
     async def _deliver(self) -> int:
+        """Deliver what is queued; when the lanes run on their own (`serve`), just wake them: the
+        tick is their safety net for rows whose back-off ended or whose wake-up was missed."""
+        if self.delivery.running:
+            self.delivery.wake()
+            return 0
         total = 0
         for _ in range(100):  # as `Delivery.drain`, but counting
             if self._stopping:
