@@ -98,9 +98,9 @@ class Service:
         return await in_transaction(self.sessions, self._with_links(self.env, work))
 
     async def read(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """Work that only reads (views). Today the same transaction as `transact`; kept apart so a
-        reader never needs a writer's lock."""
-        return await in_transaction(self.sessions, work)
+        """Work that only reads (views): on SQLite a plain BEGIN, so a reader never takes or waits for
+        the write lock (WAL gives it a snapshot); on PostgreSQL the same as `transact`."""
+        return await in_transaction(self.sessions, work, read_only=True)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import StaticPool
 
 DEFAULT_URL = "sqlite+aiosqlite:///panelbot.db"
+READ_ONLY = "panelbot_read_only"  # a connection execution option: this transaction only reads
 
 
 def is_sqlite(url: str) -> bool:
@@ -30,7 +31,7 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> AsyncEngine:
 
 
 def _serialise_sqlite_writers(engine: AsyncEngine, wal: bool) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE.
+    """WAL, foreign keys, and BEGIN IMMEDIATE for transactions that may write.
 
     pysqlite's default deferred transactions let two writers read the same state and then race for
     the lock; BEGIN IMMEDIATE takes the write lock first, so a vote and the tally that follows it
@@ -49,7 +50,8 @@ def _serialise_sqlite_writers(engine: AsyncEngine, wal: bool) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader (`Service.read`) takes no lock: in WAL mode it reads a snapshot while a writer writes.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 ONE_AT_A_TIME = "one_transaction_at_a_time"  # Session.info: a lock, where the engine has a single connection

@@ -244,7 +244,11 @@ class Obligation(Base):
     """Something someone owes by a time: a vote, the notification, a milestone, a return."""
 
     __tablename__ = "obligations"
-    __table_args__ = (UniqueConstraint("case_id", "key"), Index("ix_obligations_open", "state", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        Index("ix_obligations_open", "state", "due_at"),
+        Index("ix_obligations_case_open", "case_id", "state", "due_at", "id"),  # a case's next deadline
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(96))
@@ -268,7 +272,7 @@ class Reminder(Base):
     """A timer: fires once. `key` makes scheduling idempotent; claiming makes firing exactly-once."""
 
     __tablename__ = "reminders"
-    __table_args__ = (Index("ix_reminders_due", "state", "due_at"),)
+    __table_args__ = (Index("ix_reminders_due", "state", "due_at", "id"),)  # the claim's WHERE and ORDER BY
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from storage import audit_chain
-from storage.db import ONE_AT_A_TIME
+from storage.db import ONE_AT_A_TIME, READ_ONLY
 from storage.models import AuditEvent, OutboxMessage
 from storage.notify import OUTBOX_NOTIFY_CHANNEL, OutboxSignal
 
@@ -31,8 +32,9 @@ def _note_outbox_rows(session: Session, _context: object) -> None:
 
 
 class UnitOfWork:
-    def __init__(self, sessions: async_sessionmaker) -> None:
+    def __init__(self, sessions: async_sessionmaker, read_only: bool = False) -> None:
         self._sessions = sessions
+        self.read_only = read_only
         self.session: AsyncSession
         # Outbox rows (e-mails asking a roster person to act) that get their links before commit.
         self.needs_links: list[Any] = []
@@ -43,6 +45,19 @@ class UnitOfWork:
         """Record an audit event; it joins the hash chain when this unit of work commits."""
         self._audit.append(event)
 
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Part of the transaction that can fail on its own: rolled back to here, with the audit events
+        and link requests it added, while the rest goes on (a batch of reminders, one failing)."""
+        audit, links = len(self._audit), len(self.needs_links)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._audit[audit:]
+            del self.needs_links[links:]
+            raise
+
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._sessions()
         self._turn = self.session.info.get(ONE_AT_A_TIME)
@@ -50,6 +65,8 @@ class UnitOfWork:
             await self._turn.acquire()
         try:
             await self.session.begin()
+            if self.read_only:  # before the first statement: SQLite then begins without the write lock
+                await self.session.connection(execution_options={READ_ONLY: True})
         except BaseException:
             await self._end()
             raise
@@ -104,12 +121,12 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 async def in_transaction(
-    sessions: async_sessionmaker, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5
+    sessions: async_sessionmaker, work: Callable[[UnitOfWork], Awaitable[T]], attempts: int = 5, read_only: bool = False
 ) -> T:
     """Run `work` in a fresh unit of work, retrying when a concurrent transaction got there first."""
     for attempt in range(1, attempts + 1):
         try:
-            async with UnitOfWork(sessions) as uow:
+            async with UnitOfWork(sessions, read_only) as uow:
                 return await work(uow)
         except Exception as exc:
             if attempt == attempts or not is_retryable(exc):

@@ -29,7 +29,9 @@ async def test_la_and_health_in_teams_police_in_slack_reach_one_decision(cfg, cl
     fake_slack = FakeSlackApi()
     await fake_slack.start()
     settings = teams_settings(slack_bot_token=TOKEN, slack_signing_secret=SIGNING_SECRET, slack_api_url=fake_slack.url)
-    slack_sender = SlackSender(sending_client(TOKEN, fake_slack.url, timeout=SEND_TIMEOUT), home_publisher(service))
+    slack_sender = SlackSender(
+        sending_client(TOKEN, fake_slack.url, timeout=SEND_TIMEOUT), home_publisher(service), home_interval=0
+    )
     world = await start_world(service, settings, {"slack": slack_sender})
     steps = Steps(SlackWorkspace(world.client, fake_slack), world.delivery, service)
     try:

@@ -1,6 +1,7 @@
-"""Firing reminders exactly once: each due reminder is locked, handled and marked done in one
-transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers),
-so any number of processes can tick against one database and a crash mid-way leaves it pending."""
+"""Firing reminders exactly once: due reminders are locked in batches, handled and marked done in one
+transaction per batch (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises
+writers), so any number of processes can tick against one database and a crash mid-way leaves the
+batch pending. The claim's ORDER BY (due_at, id) is the index's own (`ix_reminders_due`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.flows.common import Env
 from bot.flows.screening import panel, referrer
@@ -16,7 +17,7 @@ from bot.flows.timelines import chasing, plan
 from bot.service import Service
 from bot.states import ReminderState
 from storage.models import Reminder
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, is_retryable
 
 log = logging.getLogger("panelbot.timers")
 Handler = Callable[[Reminder, UnitOfWork, Env], Awaitable[None]]
@@ -33,58 +34,80 @@ HANDLERS: dict[str, Handler] = {
 RETRY_AFTER = dt.timedelta(minutes=1)
 
 
-async def fire_one(service: Service, worker: str) -> Reminder | None:
-    """Claim the earliest due reminder, run its handler, mark it done; None when nothing is due."""
-    env = service.env
-    attempted: list[int] = []
+BATCH = 100  # reminders claimed, handled and marked done per transaction
 
-    async def work(uow: UnitOfWork) -> Reminder | None:
-        reminder = await uow.session.scalar(
-            select(Reminder)
-            .where(Reminder.state == ReminderState.PENDING, Reminder.due_at <= env.now())
-            .order_by(Reminder.due_at, Reminder.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+
+async def fire_batch(service: Service, worker: str, size: int = BATCH) -> tuple[list[Reminder], int]:
+    """Claim up to `size` due reminders, earliest first (`FOR UPDATE SKIP LOCKED`: another worker
+    takes the next ones), run each handler in a savepoint and mark it done, all in one transaction.
+    A failing handler is rolled back alone and its reminder tried again in a minute. Returns the
+    reminders handled (done, or deferred by their handler) and how many were claimed."""
+    env = service.env
+    claimed = 0
+
+    async def work(uow: UnitOfWork) -> list[Reminder]:
+        nonlocal claimed
+        now = env.now()
+        batch = list(
+            await uow.session.scalars(
+                select(Reminder)
+                .where(Reminder.state == ReminderState.PENDING, Reminder.due_at <= now)
+                .order_by(Reminder.due_at, Reminder.id)
+                .limit(size)
+                .with_for_update(skip_locked=True)
+            )
         )
-        if reminder is None:
-            return None
-        attempted.append(reminder.id)
-        await HANDLERS[reminder.kind](reminder, uow, env)
-        if reminder.due_at > env.now():
-            return reminder  # the handler deferred it (quiet hours): it stays pending until then
-        reminder.state, reminder.claimed_by, reminder.claimed_at, reminder.done_at = (
-            ReminderState.DONE,
-            worker,
-            env.now(),
-            env.now(),
-        )
-        return reminder
+        claimed = len(batch)
+        handled = []
+        for reminder in batch:
+            if await _handle(uow, env, reminder, worker):
+                handled.append(reminder)
+        return handled
 
     try:
-        return await service.transact(work)
+        return await service.transact(work), claimed
     except Exception:
-        log.exception("a reminder failed; it stays pending and is tried again in a minute")
-        if attempted:
-            await _defer(service, attempted[-1])
-        return None
+        log.exception("a batch of reminders failed; they stay pending for the next tick")
+        return [], 0
 
 
-async def _defer(service: Service, reminder_id: int) -> None:
-    async def work(uow: UnitOfWork) -> None:
-        reminder = await uow.session.get(Reminder, reminder_id, with_for_update=True)
-        if reminder is not None and reminder.state == ReminderState.PENDING:
-            reminder.due_at = service.clock.now() + RETRY_AFTER
+async def _handle(uow: UnitOfWork, env: Env, reminder: Reminder, worker: str) -> bool:
+    reminder_id, kind, now = reminder.id, reminder.kind, env.now()
+    try:
+        async with uow.savepoint():
+            await HANDLERS[kind](reminder, uow, env)
+    except Exception as exc:
+        if is_retryable(exc):
+            raise  # a concurrent transaction got there first: the whole batch is tried again
+        log.exception("reminder %s (%s) failed; it stays pending and is tried again in a minute", reminder_id, kind)
+        await uow.session.execute(update(Reminder).where(Reminder.id == reminder_id).values(due_at=now + RETRY_AFTER))
+        return False
+    if reminder.due_at > now:
+        return True  # the handler deferred it (quiet hours): it stays pending until then
+    reminder.state, reminder.claimed_by, reminder.claimed_at, reminder.done_at = (
+        ReminderState.DONE,
+        worker,
+        now,
+        now,
+    )
+    return True
 
-    await service.transact(work)
+
+async def fire_one(service: Service, worker: str) -> Reminder | None:
+    """The earliest due reminder, fired on its own; None when nothing is due."""
+    fired, _ = await fire_batch(service, worker, size=1)
+    return fired[0] if fired else None
 
 
 async def fire_due(service: Service, worker: str = "local", limit: int = 1000) -> list[Reminder]:
+    """Fire what is due, a batch per transaction, until nothing is or `limit` were handled."""
     fired: list[Reminder] = []
     while len(fired) < limit:
-        reminder = await fire_one(service, worker)
-        if reminder is None:
+        size = min(BATCH, limit - len(fired))
+        batch, claimed = await fire_batch(service, worker, size)
+        fired += batch
+        if claimed < size:  # nothing more was due (or another worker holds the rest)
             break
-        fired.append(reminder)
     return fired
 
 

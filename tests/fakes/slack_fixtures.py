@@ -73,7 +73,7 @@ async def slack(
 @pytest.fixture
 def sender(slack_service: Service, fake_slack: FakeSlackApi) -> SlackSender:
     client = sending_client(TOKEN, fake_slack.url, timeout=SEND_TIMEOUT)
-    return SlackSender(client, home_publisher(slack_service), SendProgress(slack_service))
+    return SlackSender(client, home_publisher(slack_service), SendProgress(slack_service), home_interval=0)
 
 
 @pytest.fixture

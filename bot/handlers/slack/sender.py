@@ -54,6 +54,7 @@ UPDATE_GONE = frozenset({"message_not_found", "cant_update_message", "edit_windo
 HomePublisher = Callable[[AsyncWebClient, str], Awaitable[None]]
 HISTORY_PAGE, HISTORY_PAGES = 200, 25  # up to 5,000 messages in one DM since the row was queued
 CLOCK_SKEW = dt.timedelta(minutes=5)  # our clock against Slack's: look a little further back
+HOME_INTERVAL = 3.0  # seconds: a person's App Home is redrawn at most this often after messages
 
 
 class SlackSender:
@@ -64,11 +65,16 @@ class SlackSender:
     outbox recorded it."""
 
     def __init__(
-        self, client: AsyncWebClient, publish_home: HomePublisher | None = None, progress: SendProgress | None = None
+        self,
+        client: AsyncWebClient,
+        publish_home: HomePublisher | None = None,
+        progress: SendProgress | None = None,
+        home_interval: float = HOME_INTERVAL,
     ) -> None:
         self.client = client
         self.publish_home = publish_home
         self.progress = progress  # when the row was queued: the look-up reads the DM from just before
+        self.home_interval = home_interval
         self._uncertain: set[str] = set()
         self._dm: dict[str, str] = {}  # user id → DM channel id
         self._homes: dict[str, asyncio.Task[None]] = {}  # user id → Home republishing in flight
@@ -162,7 +168,8 @@ class SlackSender:
 
     def _refresh_home(self, item: Outgoing) -> None:
         """A delivered message means the person's to-do list changed: republish their App Home, in
-        the background so the row is recorded as sent at once, and once for a burst of messages."""
+        the background so the row is recorded as sent at once; at once for the first message, then at
+        most once per `home_interval` seconds however many more arrive (the Business Manager gets many)."""
         if self.publish_home is None or item.person_id is None:
             return
         user = item.address
@@ -180,6 +187,7 @@ class SlackSender:
                     await self.publish_home(self.client, user)
                 except Exception:  # the message is sent; a stale Home is redrawn when next opened
                     log.warning("could not republish the App Home of %s", user, exc_info=True)
+                await asyncio.sleep(self.home_interval)  # what arrives meanwhile makes one more redraw
                 if user not in self._homes_again:
                     return
         finally:
