@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 
-from bot import deadlines as deadline_calc
-from bot import logs, render
+from bot import logs
 from bot.cli import backups, record, review, teams, timeline
 from bot.cli.common import (
     ConfigOpt,
@@ -25,12 +22,9 @@ from bot.cli.common import (
     run_with_service,
     settings,
 )
-from bot.config import Role
-from bot.flows import links
-from bot.flows.commands import RegisterReferral, field_errors
-from bot.flows.screening import panel, referrer
-from bot.simulate import ScenarioError, load_scenario, simulate
-from bot.views import case_view, cases_view
+
+# Each command imports what it uses, in its body: `panelbot --help` loads typer and these modules only,
+# and no command pays for a platform, SQLAlchemy or Alembic it does not use (README, "Fast under a burst").
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 DEMO_SCENARIO = DATA / "demo.yaml"
@@ -72,6 +66,8 @@ def deadlines(
     as_json: JsonOpt = False,
 ) -> None:
     """The deadlines a referral gets under the configuration."""
+    from bot import deadlines as deadline_calc
+
     cfg = config_or_exit(config)
     try:
         received_at = deadline_calc.parse_when(received, cfg.tz, day_start=cfg.working_hours.start)
@@ -150,6 +146,13 @@ def referral_add(
     config: ConfigOpt = None,
 ) -> None:
     """Register a referral, convene the screening panel, and print the case reference."""
+    from pydantic import ValidationError
+
+    from bot import deadlines as deadline_calc
+    from bot.config import Role
+    from bot.flows.commands import RegisterReferral, field_errors
+    from bot.flows.screening import panel
+
     cfg = config_or_exit(config)
     data = _referral_file(file) if file is not None else {}
     flags = {"panel_summary": summary, "received_at": received}
@@ -175,6 +178,8 @@ def referral_add(
 
 def _referral_file(file: Path) -> dict[str, Any]:
     """A referral YAML: a mapping of Part A fields. Anything else is one line and exit 2."""
+    import yaml
+
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
@@ -205,6 +210,11 @@ def case_show(
     by: ByOpt = None,
 ) -> None:
     """A case's status, deadlines, rounds, votes, decision, scrutiny and messages (no child details)."""
+    from bot import render
+    from bot.config import Role
+    from bot.flows import links
+    from bot.views import case_view
+
     cfg = config_or_exit(config)
     by = by or cfg.holders(Role.BUSINESS_MANAGER)[0].id
 
@@ -248,6 +258,9 @@ def case_ask_referrer(
     config: ConfigOpt = None,
 ) -> None:
     """Send the panel's questions, as the Business Manager edited them, to the referrer with a link to answer."""
+    from bot.config import Role
+    from bot.flows.screening import referrer
+
     cfg = config_or_exit(config)
     by = by or cfg.holders(Role.BUSINESS_MANAGER)[0].id
     cmd = referrer.SendReferrerQuestions(by=by, ref=ref, questions=question)
@@ -263,6 +276,9 @@ def case_revoke_links(
     config: ConfigOpt = None,
 ) -> None:
     """Withdraw a case's live links (all, or one person's): they open a 'withdrawn' page from now on."""
+    from bot.config import Role
+    from bot.flows import links
+
     cfg = config_or_exit(config)
     cmd = links.RevokeLinks(by=by or cfg.holders(Role.BUSINESS_MANAGER)[0].id, ref=ref, person=person)
     count = run_with_service(config, lambda svc: svc.run(links.revoke_links, cmd))
@@ -276,6 +292,9 @@ def cases(
     as_json: JsonOpt = False,
 ) -> None:
     """One line per case with its next deadline."""
+    from bot import render
+    from bot.views import cases_view
+
     rows = run_with_service(config, lambda svc: svc.read(lambda uow: cases_view(uow, svc.env, open_only)))
     if as_json:
         print_json(rows)
@@ -294,6 +313,9 @@ def simulate_cmd(
     ] = None,
 ) -> None:
     """Play a scenario through the real flows on an in-memory store with a virtual clock."""
+    from bot import render
+    from bot.simulate import ScenarioError, load_scenario, simulate
+
     if keep is not None and keep.exists():
         fail(f"{keep} already exists; --keep writes a new case store.")
     url = f"sqlite+aiosqlite:///{keep}" if keep is not None else "sqlite+aiosqlite://"
@@ -316,6 +338,9 @@ def demo(
     ] = None,
 ) -> None:
     """A bundled screening played through `simulate`: what each person would have seen, and the record."""
+    from bot import render
+    from bot.simulate import load_scenario, simulate
+
     cfg, steps = load_scenario(DEMO_SCENARIO, config_or_exit(config))
     folder = pdf_dir or Path(tempfile.mkdtemp(prefix="panelbot-demo-"))
     the_record: list[str] = []

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bot.cli.common import err, fail, out, settings
-from storage.backup import BackupError, Outcome
-from storage.backup import backup as backup_store
-from storage.backup import restore as restore_store
+
+if TYPE_CHECKING:  # storage.backup loads SQLAlchemy: imported by the commands that use it
+    from storage.backup import Outcome
 
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite what is there.")]
 
@@ -32,6 +32,9 @@ def backup_cmd(
 ) -> None:
     """Back up the case store while panelbot runs: SQLite's online backup API, or pg_dump on PostgreSQL
     (when pg_dump is not installed, prints the command to run). Exit 0 done, 1 not done."""
+    from storage.backup import BackupError
+    from storage.backup import backup as backup_store
+
     try:
         _report(backup_store(settings().panelbot_database_url, path, force=force))
     except BackupError as exc:
@@ -44,6 +47,9 @@ def restore_cmd(
 ) -> None:
     """Restore a backup into the case store ($PANELBOT_DATABASE_URL): a new SQLite file, or an empty
     PostgreSQL database (pg_restore). Stop `serve` before replacing a live store with --force."""
+    from storage.backup import BackupError
+    from storage.backup import restore as restore_store
+
     url = settings().panelbot_database_url
     try:
         _report(restore_store(url, path, force=force))

@@ -13,18 +13,17 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from bot.clock import Clock, SystemClock
-from bot.config import AppConfig, ConfigError, load_config
-from bot.flows.common import FlowError, NotFound
-from bot.sealing import DataKeyError, Keyring
-from bot.service import Service
-from bot.settings import Settings
-from storage.migrate import SchemaBehind, require_current_schema
+if TYPE_CHECKING:  # imported where used: `panelbot --help` loads none of them (README, "Fast under a burst")
+    from bot.clock import Clock
+    from bot.config import AppConfig
+    from bot.sealing import Keyring
+    from bot.service import Service
+    from bot.settings import Settings
 
 T = TypeVar("T")
 out = Console()
@@ -43,20 +42,33 @@ def fail(message: str, code: int = 2) -> NoReturn:
 @functools.cache
 def settings() -> Settings:
     """The environment, read once per command (`app`'s callback forgets it before each one)."""
+    from bot.settings import Settings
+
     return Settings()
 
 
 def data_keys() -> Keyring | None:
     """PANELBOT_DATA_KEY's keys; a malformed one stops the command with one clear line."""
+    from bot.sealing import DataKeyError
+
     try:
         return settings().data_keys
     except DataKeyError as exc:
         fail(str(exc))
 
 
+def config_path() -> str:
+    """$PANELBOT_CONFIG or ./app.yaml: the variable `Settings.panelbot_config` reads (any case), read
+    here without loading pydantic-settings, which commands such as `deadlines` need for nothing else."""
+    found = [value for name, value in os.environ.items() if name.upper() == "PANELBOT_CONFIG"]
+    return found[0] if found else "app.yaml"
+
+
 def config_or_exit(path: Path | None) -> AppConfig:
+    from bot.config import ConfigError, load_config
+
     try:
-        return load_config(path or settings().panelbot_config)
+        return load_config(path or config_path())
     except ConfigError as exc:
         for problem in exc.problems:
             err.print(f"{exc.source}: {problem}", highlight=False, markup=False)
@@ -78,6 +90,11 @@ def print_json(data: Any) -> None:
 
 def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]], clock: Clock | None = None) -> T:
     """Run `work` against the configured case store, refusing a schema that is behind."""
+    from bot.clock import SystemClock
+    from bot.flows.common import FlowError, NotFound
+    from bot.service import Service
+    from storage.migrate import SchemaBehind, require_current_schema
+
     cfg = config_or_exit(config)
 
     async def run() -> T:

@@ -9,15 +9,14 @@ import datetime as dt
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bot.cli.common import ConfigOpt, data_keys, err, fail, out, run_with_service
-from bot.record import audit as audit_record
-from bot.record import keys
-from bot.sealing import DataKeyError, Keyring
-from bot.service import Service
+
+if TYPE_CHECKING:  # imported where used, so `panelbot --help` stays light
+    from bot.service import Service
 
 audit_app = typer.Typer(
     help="The audit trail: a hash chain the database will not let anyone edit.", no_args_is_help=True
@@ -41,6 +40,8 @@ def _date(text: str | None, flag: str) -> dt.date | None:
 @audit_app.command("verify")
 def audit_verify(config: ConfigOpt = None) -> None:
     """Walk the audit chain. Exit 0 with the number of events checked, 1 naming the first broken one."""
+    from bot.record import audit as audit_record
+
     verdict = run_with_service(config, lambda svc: svc.read(audit_record.verify))
     if verdict.ok:
         out.print(f"audit chain intact: {verdict.checked} events checked, head {verdict.head}", highlight=False)
@@ -68,6 +69,8 @@ def audit_export(
     config: ConfigOpt = None,
 ) -> None:
     """Audit events oldest first, each with its chain hashes, so an extract can be checked against the store."""
+    from bot.record import audit as audit_record
+
     first, last = _date(since, "--from"), _date(until, "--to")
     if first and last and first > last:
         fail(f"--from {first} is after --to {last}.")
@@ -91,6 +94,8 @@ keys_app = typer.Typer(help="PANELBOT_DATA_KEY: the keys sealing Part A and cont
 @keys_app.command("generate")
 def keys_generate() -> None:
     """Print a new data key (put it first in PANELBOT_DATA_KEY, then run `keys rotate`)."""
+    from bot.sealing import Keyring
+
     sys.stdout.write(Keyring.generate() + "\n")
 
 
@@ -100,6 +105,9 @@ def keys_rotate(
     config: ConfigOpt = None,
 ) -> None:
     """Re-seal every Part A and contact record with the newest key (the first in PANELBOT_DATA_KEY)."""
+    from bot.record import keys
+    from bot.sealing import DataKeyError
+
     if data_keys() is None:
         fail("PANELBOT_DATA_KEY is not set: give the new key first, then the old ones, comma-separated.")
     try:
@@ -116,6 +124,8 @@ def keys_rotate(
 @keys_app.command("check")
 def keys_check(config: ConfigOpt = None) -> None:
     """What the keys at hand open. Exit 1 if anything sealed cannot be opened with them."""
+    from bot.record import keys
+
     counts = run_with_service(config, lambda svc: svc.read(lambda uow: keys.check(uow, svc.env)))
     out.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(counts.items())) or "nothing stored")
     if counts.get("wrong_key"):
@@ -139,6 +149,7 @@ async def write_case_pdf(service: Service, ref: str, target: Path | None) -> Pat
 
 async def demo_record(service: Service, folder: Path, lines: list[str]) -> None:
     """The demo's last act: each case's PDF, and the audit chain verified."""
+    from bot.record import audit as audit_record
     from bot.views import cases_view
 
     folder.mkdir(parents=True, exist_ok=True)

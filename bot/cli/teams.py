@@ -12,16 +12,17 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from bot.cli import common as cli
 from bot.cli.common import ConfigOpt
-from bot.config import AppConfig, ConfigError, Person, check_teams_limit, parse_config
-from bot.handlers.graph.client import GraphClient, GraphError
-from bot.settings import Settings
+
+if TYPE_CHECKING:  # Graph (MSAL, azure-identity, msgraph) is imported only by `roster sync`, when it runs
+    from bot.config import AppConfig, Person
+    from bot.handlers.graph.client import GraphClient
+    from bot.settings import Settings
 
 TEAMS_DIR = Path(__file__).resolve().parents[2] / "teams"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -56,6 +57,8 @@ def manifest(template: str, values: dict[str, str]) -> dict[str, Any]:
 
 def manifest_values(cfg: AppConfig, bot_id: str, urls: dict[str, str], version: str) -> dict[str, str]:
     """What fills the template, from app.yaml's `teams` section; names checked against Teams' limits."""
+    from bot.config import check_teams_limit
+
     names = {
         "developer_name": cfg.teams_developer_name,
         "app_short_name": cfg.teams.app_short_name,
@@ -173,8 +176,8 @@ def rewrite_teams_ids(text: str, changes: dict[str, str]) -> tuple[str, list[str
     return "".join(lines), sorted(set(changes) - done)
 
 
-GraphFactory = Callable[[Settings], GraphClient]
-graph_factory: GraphFactory = GraphClient.from_settings  # tests point it at the fake Graph
+GraphFactory = Callable[["Settings"], "GraphClient"]
+graph_factory: GraphFactory | None = None  # GraphClient.from_settings; tests point it at the fake Graph
 
 
 def sync(
@@ -203,7 +206,9 @@ def sync(
 
 
 async def _sync(cfg: AppConfig, settings: Settings) -> list[SyncLine]:
-    graph = graph_factory(settings)
+    from bot.handlers.graph.client import GraphClient, GraphError
+
+    graph = (graph_factory or GraphClient.from_settings)(settings)
     try:
         return await sync_roster(cfg, graph, settings.graph_tenant_id)
     except GraphError as exc:
@@ -213,6 +218,10 @@ async def _sync(cfg: AppConfig, settings: Settings) -> list[SyncLine]:
 
 
 def _write(cli: Any, path: Path, changes: dict[str, str]) -> None:
+    import yaml
+
+    from bot.config import ConfigError, parse_config
+
     text, skipped = rewrite_teams_ids(path.read_text(encoding="utf-8"), changes)
     try:
         parse_config(yaml.safe_load(text), str(path))

@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, ValidationError
-from rich.table import Table
 
 from bot.cli.common import ConfigOpt, JsonOpt, config_or_exit, fail, out, print_json, run_with_service, settings
 from bot.clock import Clock, ManualClock, SystemClock
-from bot.service import Service
+
+if TYPE_CHECKING:  # imported where used, so `panelbot --help` stays light
+    from pydantic import BaseModel
+    from rich.table import Table
+
+    from bot.service import Service
 
 T = TypeVar("T")
 ByOpt = Annotated[str, typer.Option("--by", help="Roster id of the person doing it.")]
@@ -28,6 +31,8 @@ def _run(config: Path | None, work: Callable[[Service], Awaitable[T]], clock: Cl
 
 
 def _command(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    from pydantic import ValidationError
+
     from bot.flows.commands import field_errors
 
     try:
@@ -90,6 +95,8 @@ def _outcome_lines(view: dict[str, Any]) -> list[str]:
 
 
 def _table(rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
     table = Table()
     for column in ("day", "what", "owner", "due", "state", "RAG"):
         table.add_column(column)
