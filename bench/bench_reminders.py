@@ -2,8 +2,10 @@
 
 Run by hand:  python bench/bench_reminders.py [--n 1000] [--workers 1 2 4] [--pg postgresql+psycopg://…]
 Seeds N overdue obligations, each with one escalation due (one message to the Business Manager),
-then times `timers.fire_due` (claim with FOR UPDATE SKIP LOCKED, run the chase handler, mark done:
-one transaction per reminder) with 1..k workers, each on its own engine, and the delivery loop with
+all due at the same instant (tied) and, on PostgreSQL, also spread a second apart, prints the claim's
+EXPLAIN, then times `timers.fire_due` (claims batches of 100 with FOR UPDATE SKIP LOCKED, runs each
+chase handler in a savepoint, marks them done: one transaction per batch) with 1..k workers, each on
+its own engine, and the delivery loop with
 a recording sender. Every run checks that each reminder fired once and each message exists once.
 """
 
@@ -40,7 +42,7 @@ def make_service(url: str) -> Service:
     return Service.create(load_config(ROOT / "app.yaml"), ManualClock(NOW), url)
 
 
-async def seed(url: str, n: int) -> None:
+async def seed(url: str, n: int, spread: bool = False) -> None:
     service = make_service(url)
     await upgrade(service.engine)
     cmd = RegisterReferral(by="bm", referrer={"name": "Bench"}, panel_summary="A benchmark case with enough words.")
@@ -66,17 +68,17 @@ async def seed(url: str, n: int) -> None:
             Reminder(
                 key=f"ladder:{ob.id}:0",
                 kind="escalation",
-                due_at=NOW - dt.timedelta(hours=1),
+                due_at=NOW - dt.timedelta(hours=1, seconds=(n - i) if spread else 0),
                 case_id=case.id,
                 obligation_id=ob.id,
                 payload=payload,
                 state="pending",
             )
-            for ob in obs
+            for i, ob in enumerate(obs)
         )
 
     try:
-        await service.read(work)
+        await service.transact(work)
     finally:
         await service.close()
 
@@ -120,17 +122,42 @@ async def check(url: str, n: int) -> None:
     assert (fired, messages) == (n, n), f"expected {n} fired and {n} messages, got {fired} and {messages}"
 
 
-async def bench(backend: str, url_for: Any, n: int, workers: list[int]) -> None:
-    for k in workers:
-        url = url_for()
-        await seed(url, n)
-        seconds, split = await fire(url, k)
-        await check(url, n)
-        rate, each = n / seconds, seconds / n * 1000
-        print(
-            f"{backend:10} fire    n={n:5} workers={k}  {seconds:6.2f} s  {rate:7.0f}/s  {each:5.1f} ms each  {split}"
-        )
-        if k == workers[0]:
+CLAIM = (
+    "SELECT * FROM reminders WHERE state = 'pending' AND due_at <= now() "
+    "ORDER BY due_at, id LIMIT 100 FOR UPDATE SKIP LOCKED"
+)
+
+
+async def explain(url: str) -> None:
+    """The plan PostgreSQL uses for the batch claim (`bot/worker/reminders.py`), after ANALYZE."""
+    service = make_service(url)
+    try:
+        await service.transact(lambda uow: uow.session.execute(sa.text("ANALYZE reminders")))
+        rows = await service.read(lambda uow: uow.session.execute(sa.text("EXPLAIN (COSTS OFF) " + CLAIM)))
+        print("EXPLAIN " + CLAIM)
+        for (line,) in rows:
+            print("    " + line)
+    finally:
+        await service.close()
+
+
+async def bench(backend: str, url_for: Any, n: int, workers: list[int], spreads: tuple[bool, ...] = (False,)) -> None:
+    for spread in spreads:
+        for k in workers:
+            url = url_for()
+            await seed(url, n, spread)
+            if backend == "postgresql" and k == workers[0]:
+                await explain(url)
+            seconds, split = await fire(url, k)
+            await check(url, n)
+            rate, each = n / seconds, seconds / n * 1000
+            due = "spread" if spread else "tied  "
+            print(
+                f"{backend:10} fire {due} n={n:5} workers={k}  {seconds:6.2f} s  {rate:7.0f}/s  {each:5.2f} ms each"
+                f"  {split}"
+            )
+            if spread or k != workers[0]:
+                continue
             seconds, sent = await deliver(url)
             print(f"{backend:10} deliver n={sent:5} workers=1  {seconds:6.2f} s  {sent / seconds:7.0f}/s")
 
@@ -156,7 +183,7 @@ def main() -> None:
         return f"{args.pg}?options=-csearch_path%3D{schemas[-1]}"
 
     try:
-        asyncio.run(bench("postgresql", pg_url, args.n, args.workers))
+        asyncio.run(bench("postgresql", pg_url, args.n, args.workers, (False, True)))
     finally:
         with admin.connect() as conn:
             for schema in schemas:

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.sealing import Keyring
-from storage.db import DEFAULT_URL
+from storage.defaults import DEFAULT_URL
 
 
 class Settings(BaseSettings):

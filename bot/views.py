@@ -117,7 +117,9 @@ def _message(m: OutboxMessage) -> dict[str, Any]:
 
 
 async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[str, Any]]:
-    query = select(Case).order_by(Case.received_at)
+    """One row per case with its next deadline: two queries whatever the number of cases, reading
+    only the columns shown (the Business Manager's Home draws this for every open case)."""
+    query = select(Case.id, Case.ref, Case.status, Case.received_at).order_by(Case.received_at)
     if open_only:  # still screening, or someone still owes something on it
         owed = (
             select(Obligation.id)
@@ -125,41 +127,37 @@ async def cases_view(uow: UnitOfWork, env: Env, open_only: bool) -> list[dict[st
             .exists()
         )
         query = query.where(or_(Case.status.in_(SCREENING_STATUSES), owed))
-    cases = list(await uow.session.scalars(query))
-    nexts = await next_deadlines(uow, [c.id for c in cases])
+    cases = (await uow.session.execute(query)).all()
+    nexts = await next_deadlines(uow)
     rows = []
-    for case in cases:
-        nxt = nexts.get(case.id)
+    for case_id, ref, status, received_at in cases:
+        due_at, what = nexts.get(case_id, (None, None))
         rows.append(
             {
-                "ref": case.ref,
-                "status": case.status,
-                "received": iso(case.received_at),
-                "next_deadline": iso(nxt.due_at) if nxt else None,
-                "next_what": nxt.what if nxt else None,
+                "ref": ref,
+                "status": status,
+                "received": iso(received_at),
+                "next_deadline": iso(due_at),
+                "next_what": what,
             }
         )
     return rows
 
 
-async def next_deadlines(uow: UnitOfWork, case_ids: list[int]) -> dict[int, Obligation]:
-    """Each case's earliest open obligation, for any number of cases in one query."""
-    if not case_ids:
-        return {}
+async def next_deadlines(uow: UnitOfWork) -> dict[int, tuple[dt.datetime, str]]:
+    """Each case's earliest open obligation (due time, what), for every case in one query."""
     rank = (
         func.row_number()
         .over(partition_by=Obligation.case_id, order_by=(Obligation.due_at, Obligation.id))
         .label("rank")
     )
     ranked = (
-        select(Obligation.id, rank)
-        .where(Obligation.state == ObligationState.OPEN, Obligation.case_id.in_(case_ids))
+        select(Obligation.case_id, Obligation.due_at, Obligation.what, rank)
+        .where(Obligation.state == ObligationState.OPEN)
         .subquery()
     )
-    rows = await uow.session.scalars(
-        select(Obligation).join(ranked, ranked.c.id == Obligation.id).where(ranked.c.rank == 1)
-    )
-    return {o.case_id: o for o in rows}
+    rows = await uow.session.execute(select(ranked.c.case_id, ranked.c.due_at, ranked.c.what).where(ranked.c.rank == 1))
+    return {case_id: (due_at, what) for case_id, due_at, what in rows}
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,7 @@ class Owed:
 async def open_obligations(uow: UnitOfWork, person: Person | None = None) -> list[Owed]:
     """Open obligations, all of them or those the person's roles (and agency) make theirs."""
     query = (
-        select(Obligation, Case.ref)
+        select(Case.ref, Obligation.kind, Obligation.what, Obligation.due_at, Obligation.owner_agency)
         .join(Case, Case.id == Obligation.case_id)
         .where(Obligation.state == ObligationState.OPEN)
         .order_by(Obligation.due_at, Obligation.id)
@@ -188,7 +186,7 @@ async def open_obligations(uow: UnitOfWork, person: Person | None = None) -> lis
         query = query.where(Obligation.owner_role.in_(roles))
         query = query.where(or_(Obligation.owner_agency.is_(None), Obligation.owner_agency == person.agency))
     rows = await uow.session.execute(query)
-    return [Owed(ref, o.kind, o.what, o.due_at, o.owner_agency) for o, ref in rows]
+    return [Owed(*row) for row in rows]
 
 
 async def home_data(uow: UnitOfWork, env: Env, person: Person) -> dict[str, Any]:

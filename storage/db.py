@@ -10,7 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-DEFAULT_URL = "sqlite+aiosqlite:///panelbot.db"
+from storage.defaults import DEFAULT_URL
+
 READ_ONLY = "panelbot_read_only"  # a connection execution option: this transaction only reads
 
 

@@ -4,6 +4,7 @@ command does not use, it does not import (not a timing test; bench/bench_burst.p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,10 @@ print(json.dumps({"code": result.exit_code, "heavy": heavy}))
 
 def loaded_by(*args: str) -> dict:
     probe = PROBE.replace("json.loads(HEAVY)", repr(json.dumps(HEAVY)).join(("json.loads(", ")")))
-    done = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PANELBOT_CONFIG": str(ROOT / "app.yaml")}  # read through the settings, as people do
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

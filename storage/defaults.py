@@ -1,0 +1,3 @@
+"""Defaults that need nothing imported: the settings read them without loading SQLAlchemy."""
+
+DEFAULT_URL = "sqlite+aiosqlite:///panelbot.db"
