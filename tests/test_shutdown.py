@@ -135,8 +135,11 @@ async def test_sigterm_mid_delivery_then_restart_sends_everything_once(tmp_path:
         assert elapsed < 10
         states = outbox_states(db)
         assert states["sending"] == 0, states  # no lease left behind
-        assert states["sent"] == (1 if slow < 5 else 0)  # finished when it could be; else cut short, released
-        assert states["pending"] >= 1, states  # the rest were handed back, not sent while stopping
+        # The Slack lane sends other people's messages beside the slow one (delivery lanes, README "Fast
+        # under a burst"); the slow one finishes when it can, else it is cut short and handed back.
+        assert states["sent"] + states["pending"] == slack_rows, states
+        if slow >= 5:
+            assert states["pending"] >= 1, states
 
         restarted = Serve(tmp_path, fake)
         await restarted.start()

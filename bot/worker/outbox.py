@@ -157,12 +157,12 @@ class Lane:
                 if item is None:
                     break
                 self._in_flight.add(item.address)
-            self.delivery.in_flight.add(item.id)
+            self.delivery.in_flight.add(item.id)  # a send cut short stays here: `release` marks it in doubt
             try:
                 await self._send(item)
+                self.delivery.in_flight.discard(item.id)
             finally:
                 self._in_flight.discard(item.address)
-                self.delivery.in_flight.discard(item.id)
             tried += 1
         return tried
 
