@@ -237,6 +237,7 @@ def case_show(
 @case_app.command("part-a")
 def case_part_a(ref: str, by: ByOpt = None, config: ConfigOpt = None) -> None:
     """Part A section 4 (the child's details) for the Business Manager; audited. Locked without PANELBOT_DATA_KEY."""
+    from bot.config import Role
     from bot.flows.personal import ReadPartA, read_part_a
 
     cfg = config_or_exit(config)

@@ -1,7 +1,7 @@
 """indexes that match the claims' ORDER BY: reminders by (state, due_at, id), open obligations by case
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-23 12:30:00.000000
 
 The reminder claim orders by (due_at, id) among pending rows; with (state, due_at) alone PostgreSQL
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
