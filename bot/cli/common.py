@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 
+from bot.clock import Clock, SystemClock  # light; tests replace SystemClock here
+
 if TYPE_CHECKING:  # imported where used: `panelbot --help` loads none of them (README, "Fast under a burst")
-    from bot.clock import Clock
     from bot.config import AppConfig
     from bot.sealing import Keyring
     from bot.service import Service
@@ -90,7 +91,6 @@ def print_json(data: Any) -> None:
 
 def run_with_service(config: Path | None, work: Callable[[Service], Awaitable[T]], clock: Clock | None = None) -> T:
     """Run `work` against the configured case store, refusing a schema that is behind."""
-    from bot.clock import SystemClock
     from bot.flows.common import FlowError, NotFound
     from bot.service import Service
     from storage.migrate import SchemaBehind, require_current_schema
