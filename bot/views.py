@@ -14,7 +14,8 @@ from sqlalchemy import func, or_, select
 
 from bot.config import Person, Role
 from bot.flows.common import Env, load_case
-from bot.messages import Message
+from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
+from bot.messages import Fact, Message
 from bot.states import SCREENING_STATUSES, ObligationState, OutboxState
 from storage.models import Case, Decision, Obligation, OutboxMessage, ScreeningRound, Scrutiny, Vote
 from storage.uow import UnitOfWork
@@ -214,3 +215,41 @@ async def sent_message(uow: UnitOfWork, key: str, person_id: str) -> Message | N
     if row is None or row.person_id != person_id:
         return None
     return Message.model_validate(row.payload)
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def pathway_label(value: str | None) -> str:
+    return PATHWAY_LABELS[Pathway(value)] if value else "—"
+
+
+def yes_no_label(value: bool | None) -> str:
+    return "—" if value is None else ("Yes" if value else "No")
+
+
+def case_facts(env: Env, view: dict[str, Any]) -> list[Fact]:
+    """A case's status, deadlines and decision as facts, from `case_view`: what `/panel show` and
+    Teams' `case REF` both show."""
+    facts = [Fact(label="Status", value=view["status"].replace("_", " "))]
+    for label, key in (
+        ("Received", "received"),
+        ("Screening due", "screening_due"),
+        ("Notification due", "notification_due"),
+        ("Notified", "notified"),
+        ("Rapid Review due", "rapid_review_due"),
+    ):
+        when = parse_iso(view.get(key))
+        if when is not None:
+            facts.append(Fact(label=label, value=env.local(when)))
+    if view["pathway"]:
+        decided = parse_iso(view["decided_at"])
+        facts.append(
+            Fact(
+                label="Decision",
+                value=f"{pathway_label(view['pathway'])}, notifiable: {yes_no_label(view['notifiable'])} "
+                f"({view['method']}, {env.local(decided) if decided else '—'})",
+            )
+        )
+    return facts

@@ -17,11 +17,9 @@ from bot import interactions
 from bot.config import AppConfig, Person, Role
 from bot.flows.common import Env, case_page
 from bot.flows.screening.notices import due_fact
-from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.handlers.slack.blocks import clip, escape, fact_blocks, mrkdwn, plain
-from bot.messages import Fact
 from bot.service import Service
-from bot.views import Owed, home_data
+from bot.views import Owed, case_facts, home_data, parse_iso, pathway_label, yes_no_label
 
 MAX_HOME_BLOCKS = 100
 MAX_LIST_BLOCKS = 50
@@ -32,10 +30,6 @@ MAX_LIST_BLOCKS = 50
 
 def _due(env: Env, when: dt.datetime) -> str:
     return due_fact(env, "due", when).value
-
-
-def _iso(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
 
 
 def agency_name(cfg: AppConfig, agency: str) -> str:
@@ -56,7 +50,7 @@ def owed_lines(env: Env, owed: list[Owed]) -> list[str]:
 def case_lines(env: Env, cases: list[dict[str, Any]], owing: list[Owed]) -> list[str]:
     lines = []
     for c in cases:
-        due = _iso(c["next_deadline"])
+        due = parse_iso(c["next_deadline"])
         nxt = f"next: {escape(c['next_what'])}, {_due(env, due)}" if due and c["next_what"] else "nothing due"
         page = case_page(env, c["ref"])
         ref = f"*<{page}|{c['ref']}>*" if page else f"*{c['ref']}*"
@@ -119,41 +113,14 @@ def list_blocks(env: Env, cases: list[dict[str, Any]], owing: list[Owed]) -> lis
     return [b.to_dict() for b in blocks]
 
 
-def _label(value: str | None) -> str:
-    return PATHWAY_LABELS[Pathway(value)] if value else "—"
-
-
-def _yes(value: bool | None) -> str:
-    return "—" if value is None else ("Yes" if value else "No")
-
-
 def show_blocks(env: Env, view: dict[str, Any], owing: list[Owed]) -> list[dict[str, Any]]:
     """`/panel show REF`: status, deadlines, votes and decision. `view` is `bot.views.case_view`,
     which holds no child details; its messages and rationales are left out here too."""
-    facts = [Fact(label="Status", value=view["status"].replace("_", " "))]
-    for label, key in (
-        ("Received", "received"),
-        ("Screening due", "screening_due"),
-        ("Notification due", "notification_due"),
-        ("Notified", "notified"),
-        ("Rapid Review due", "rapid_review_due"),
-    ):
-        when = _iso(view.get(key))
-        if when is not None:
-            facts.append(Fact(label=label, value=env.local(when)))
-    if view["pathway"]:
-        decided = _iso(view["decided_at"])
-        facts.append(
-            Fact(
-                label="Decision",
-                value=f"{_label(view['pathway'])}, notifiable: {_yes(view['notifiable'])} "
-                f"({view['method']}, {env.local(decided) if decided else '—'})",
-            )
-        )
+    facts = case_facts(env, view)
     blocks: list[Block] = [HeaderBlock(text=plain(view["ref"], 150)), *fact_blocks(facts)]
     votes = [
         f"• round {v['round']} · {escape(agency_name(env.cfg, v['agency']))} · {escape(v['voter_name'])}: "
-        f"{escape(_label(v['pathway']))}, notifiable {_yes(v['notifiable'])}"
+        f"{escape(pathway_label(v['pathway']))}, notifiable {yes_no_label(v['notifiable'])}"
         f"{' _(after the decision)_' if v['after_decision'] else ''}"
         for v in view["votes"]
     ]

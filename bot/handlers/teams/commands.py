@@ -13,7 +13,6 @@ never hold the child's details.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +20,23 @@ from typing import Any
 from bot.config import Person, Role
 from bot.flows.common import Env, FlowError, Refused
 from bot.flows.screening.notices import due_fact
-from bot.flows.screening.tally import PATHWAY_LABELS, Pathway
 from bot.flows.timelines.obligations import rag
 from bot.flows.timelines.plan import timeline
 from bot.handlers.teams.cards import Desk, adaptive_card, desk_links, fact_set, open_url, text_block
 from bot.messages import Fact
 from bot.service import Service
 from bot.states import ObligationState
-from bot.views import Owed, case_view, cases_view, home_data, open_obligations
+from bot.views import (
+    Owed,
+    case_facts,
+    case_view,
+    cases_view,
+    home_data,
+    open_obligations,
+    parse_iso,
+    pathway_label,
+    yes_no_label,
+)
 from storage.models import Obligation
 from storage.uow import UnitOfWork
 
@@ -104,10 +112,6 @@ async def answer(service: Service, person: Person, text: str | None, desk: Desk)
 # --- cases ----------------------------------------------------------------------------------
 
 
-def _iso(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
 def owed_rag(env: Env, owed: Owed) -> str:
     """The RAG rule of the digest, for one thing owed."""
     return rag(env, Obligation(state=ObligationState.OPEN, due_at=owed.due_at), env.now()) or "green"
@@ -161,7 +165,7 @@ async def cases_card(service: Service, person: Person, desk: Desk) -> dict[str, 
 
 
 def _case_lines(env: Env, case: dict[str, Any], status: str | None, owing: list[Owed]) -> list[dict[str, Any]]:
-    due = _iso(case["next_deadline"])
+    due = parse_iso(case["next_deadline"])
     head = f"{case['ref']} — {(status or 'no deadline').upper()} · {case['status'].replace('_', ' ')}"
     lines = [rag_line(head, status, weight="Bolder", spacing="Small")]
     if due is not None and case["next_what"]:
@@ -183,14 +187,6 @@ def sees_rationales(person: Person) -> bool:
 def clip(text: str, most: int = MAX_RATIONALE) -> str:
     """Long texts cut, so a case with many long votes stays within Teams' message size (about 28 KB)."""
     return text if len(text) <= most else text[: most - 1].rstrip() + "…"
-
-
-def _label(value: str | None) -> str:
-    return PATHWAY_LABELS[Pathway(value)] if value else "—"
-
-
-def _yes(value: bool | None) -> str:
-    return "—" if value is None else ("Yes" if value else "No")
 
 
 async def _case_data(uow: UnitOfWork, env: Env, ref: str) -> dict[str, Any]:
@@ -220,26 +216,7 @@ async def case_card(service: Service, person: Person, ref: str, desk: Desk) -> d
 
 
 def _deadline_facts(env: Env, view: dict[str, Any], line: dict[str, Any]) -> list[Fact]:
-    facts = [Fact(label="Status", value=view["status"].replace("_", " "))]
-    for label, key in (
-        ("Received", "received"),
-        ("Screening due", "screening_due"),
-        ("Notification due", "notification_due"),
-        ("Notified", "notified"),
-        ("Rapid Review due", "rapid_review_due"),
-    ):
-        when = _iso(view.get(key))
-        if when is not None:
-            facts.append(Fact(label=label, value=env.local(when)))
-    if view["pathway"]:
-        decided = _iso(view["decided_at"])
-        facts.append(
-            Fact(
-                label="Decision",
-                value=f"{_label(view['pathway'])}, notifiable: {_yes(view['notifiable'])} "
-                f"({view['method']}, {env.local(decided) if decided else '—'})",
-            )
-        )
+    facts = case_facts(env, view)
     if line["note"]:
         facts.append(Fact(label="Note", value=line["note"]))
     return facts
@@ -253,7 +230,7 @@ def _vote_blocks(env: Env, view: dict[str, Any], owing: list[Owed], rationales: 
         late = " (after the decision)" if vote["after_decision"] else ""
         head = (
             f"Round {vote['round']} · {agency_name(env, vote['agency'])} · {vote['voter_name']}: "
-            f"{_label(vote['pathway'])}, notifiable {_yes(vote['notifiable'])}{late}"
+            f"{pathway_label(vote['pathway'])}, notifiable {yes_no_label(vote['notifiable'])}{late}"
         )
         blocks.append(text_block(head, spacing="Small"))
         if rationales:
